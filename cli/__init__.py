@@ -1,0 +1,1 @@
+"""The ``videogen`` command line: one entry, a subcommand a module."""

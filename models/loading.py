@@ -1,0 +1,82 @@
+"""Loading a VideoGenPipeline: a named preset built in code, or a folder in the diffusers layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from models.pipeline_videogen import VideoGenPipeline
+from models.presets import PRESETS, build_components
+
+# The demo model trained on the synthetic world ships with the repository (docs/training.md).
+DEMO_MODEL_DIR = Path(__file__).resolve().parent.parent / "weights" / "demo"
+WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "model.safetensors")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
+
+
+class ModelFolderError(ValueError):
+    """The model folder is missing or incomplete; the message names what is missing."""
+
+
+def resolve_model(model: str | Path) -> str | Path:
+    """Map ``demo`` to the shipped demo weights; presets and folders pass through."""
+    if str(model) != "demo":
+        return model
+    if not (DEMO_MODEL_DIR / "model_index.json").is_file():
+        raise ModelFolderError(
+            f"the demo model is not in {DEMO_MODEL_DIR}: train it (docs/training.md) or pass --model tiny"
+        )
+    return DEMO_MODEL_DIR
+
+
+def build_pipeline(preset: str = "tiny", seed: int = 0) -> VideoGenPipeline:
+    """A pipeline with random weights for a named preset (see ``models.presets``)."""
+    return VideoGenPipeline(**build_components(preset, seed), **PRESETS[preset].pipeline)
+
+
+def check_model_folder(path: Path) -> None:
+    """Raise ``ModelFolderError`` naming the first missing file of a saved pipeline."""
+    if not path.is_dir():
+        raise ModelFolderError(f"model folder {path} does not exist")
+    index_path = path / "model_index.json"
+    if not index_path.is_file():
+        raise ModelFolderError(f"{index_path} is missing: not a saved VideoGen pipeline")
+    try:
+        index = json.loads(index_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelFolderError(f"{index_path} is not valid JSON: {exc}") from exc
+    for name in VideoGenPipeline._get_signature_keys(VideoGenPipeline)[0]:
+        if name not in index:
+            raise ModelFolderError(f"{index_path} lists no component {name!r}")
+        folder = path / name
+        library, class_name = index[name]
+        if class_name.endswith("Scheduler"):
+            required: tuple[str, ...] = ("scheduler_config.json",)
+        elif class_name.endswith("Tokenizer") or class_name.endswith("TokenizerFast"):
+            required = TOKENIZER_FILES
+        else:
+            required = WEIGHT_FILES
+            config = "config.json"
+            if not (folder / config).is_file():
+                raise ModelFolderError(f"{folder / config} is missing")
+        if not any((folder / f).is_file() for f in required):
+            raise ModelFolderError(f"{folder / required[0]} is missing")
+
+
+def load_pipeline(
+    model: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> VideoGenPipeline:
+    """Load ``model``: a preset name (``tiny``, ``base``) or a folder written by ``save_pretrained``."""
+    model = resolve_model(model)
+    if isinstance(model, str) and model in PRESETS:
+        pipe = build_pipeline(model)
+        if dtype != torch.float32:
+            pipe.to(dtype=dtype)
+    else:
+        path = Path(model).expanduser()
+        check_model_folder(path)
+        pipe = VideoGenPipeline.from_pretrained(path, torch_dtype=dtype)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
