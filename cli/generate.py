@@ -15,7 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("generate", help="generate a video from a prompt, offline")
     p.add_argument("prompt", help="what the video shows")
     p.add_argument("-o", "--output", type=Path, default=Path("out.mp4"), help="MP4 path (default: out.mp4)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model folder, 'demo' (default) or a preset ('tiny')")
+    p.add_argument(
+        "--model", default=DEFAULT_MODEL, help="model folder, 'demo' (default) or a preset ('tiny')"
+    )
     p.add_argument("--negative-prompt", default=None)
     p.add_argument("--frames", type=int, default=None, help="frames in the output (default: the model's)")
     p.add_argument("--height", type=int, default=None)
@@ -26,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--upsample", type=int, default=None, choices=range(4), help="temporal doublings, 0..3")
     p.add_argument("--blend", action="store_true", help="plain latent blending instead of flow upsampling")
-    p.add_argument("--reference", type=Path, default=None, help="start from this image (image + text to video)")
+    p.add_argument(
+        "--reference", type=Path, default=None, help="start from this image (image + text to video)"
+    )
     p.add_argument("--save-reference", action="store_true", help="also write the reference image as PNG")
     p.add_argument("--device", default="cpu")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

@@ -48,7 +48,9 @@ def write_mp4(frames: np.ndarray, path: str | Path, fps: float) -> Path:
 
 def read_video(source: str | Path | bytes) -> np.ndarray:
     """Decode a video file (path or bytes) to uint8 (F, H, W, 3)."""
-    return np.asarray(iio.imread(source, extension=".mp4" if isinstance(source, bytes) else None, plugin="FFMPEG"))
+    return np.asarray(
+        iio.imread(source, extension=".mp4" if isinstance(source, bytes) else None, plugin="FFMPEG")
+    )
 
 
 def png_bytes(image: Image.Image | np.ndarray) -> bytes:

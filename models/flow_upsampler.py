@@ -66,20 +66,28 @@ class FlowTemporalUpsampler(ModelMixin, ConfigMixin):
         c, h = latent_channels, hidden_channels
         act = nn.SiLU()
         # Two-scale flow estimator: full resolution features plus a stride-2 context path.
-        self.encoder = nn.Sequential(nn.Conv2d(2 * c, h, 3, padding=1), act, nn.Conv2d(h, h, 3, padding=1), act)
+        self.encoder = nn.Sequential(
+            nn.Conv2d(2 * c, h, 3, padding=1), act, nn.Conv2d(h, h, 3, padding=1), act
+        )
         self.context = nn.Sequential(
             nn.Conv2d(h, 2 * h, 3, stride=2, padding=1), act, nn.Conv2d(2 * h, 2 * h, 3, padding=1), act
         )
         self.flow_head = nn.Sequential(nn.Conv2d(3 * h, h, 3, padding=1), act, nn.Conv2d(h, 5, 3, padding=1))
         self.refiner = nn.Sequential(
-            nn.Conv2d(3 * c + 1, h, 3, padding=1), act, nn.Conv2d(h, h, 3, padding=1), act, nn.Conv2d(h, c, 3, padding=1)
+            nn.Conv2d(3 * c + 1, h, 3, padding=1),
+            act,
+            nn.Conv2d(h, h, 3, padding=1),
+            act,
+            nn.Conv2d(h, c, 3, padding=1),
         )
         # At initialisation: zero flow, an even blend, no refinement, i.e. exactly the blend baseline.
         for layer in (self.flow_head[-1], self.refiner[-1]):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def estimate_flow(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def estimate_flow(
+        self, a: torch.Tensor, b: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Flow a->b and b->a, each (N, 2, H, W) in latent pixels, and the blend-mask logit (N, 1, H, W)."""
         features = self.encoder(torch.cat([a, b], dim=1))  # (N, h, H, W)
         context = self.context(features)  # (N, 2h, ceil(H/2), ceil(W/2))

@@ -51,7 +51,7 @@ def check_model_folder(path: Path) -> None:
         if name not in index:
             raise ModelFolderError(f"{index_path} lists no component {name!r}")
         folder = path / name
-        library, class_name = index[name]
+        _library, class_name = index[name]
         if class_name.endswith("Scheduler"):
             required: tuple[str, ...] = ("scheduler_config.json",)
         elif class_name.endswith("Tokenizer") or class_name.endswith("TokenizerFast"):

@@ -61,7 +61,9 @@ class VideoGenPipeline(DiffusionPipeline):
     model was made for), ``decode_chunk_size`` (frames per decoder call, bounds memory).
     """
 
-    model_cpu_offload_seq = "text_encoder->reference_unet->base_unet->sr_unet->temporal_upsampler->video_decoder->vae"
+    model_cpu_offload_seq = (
+        "text_encoder->reference_unet->base_unet->sr_unet->temporal_upsampler->video_decoder->vae"
+    )
     stages = ("reference", "base", "super_resolution", "temporal_upsampling", "decode")
 
     def __init__(
@@ -140,7 +142,9 @@ class VideoGenPipeline(DiffusionPipeline):
 
     def encode_reference(self, images: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """Scaled VAE latents (B, C, height/f, width/f) of reference images in [-1, 1], (B, 3, H', W')."""
-        images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+        images = F.interpolate(
+            images, size=(height, width), mode="bilinear", antialias=True, align_corners=False
+        )
         vae_dtype = self.vae.dtype
         latents = self.vae.encode(images.to(vae_dtype)).latent_dist.mode()
         return latents * self.vae.config.scaling_factor
@@ -235,8 +239,13 @@ class VideoGenPipeline(DiffusionPipeline):
         for name, value in (("height", height), ("width", width)):
             if not isinstance(value, int) or value <= 0 or value % m:
                 raise ValueError(f"{name}={value} must be a positive multiple of {m} for this model")
-        if not isinstance(temporal_upsampling, int) or not 0 <= temporal_upsampling <= MAX_TEMPORAL_UPSAMPLING:
-            raise ValueError(f"temporal_upsampling={temporal_upsampling} must be 0..{MAX_TEMPORAL_UPSAMPLING}")
+        if (
+            not isinstance(temporal_upsampling, int)
+            or not 0 <= temporal_upsampling <= MAX_TEMPORAL_UPSAMPLING
+        ):
+            raise ValueError(
+                f"temporal_upsampling={temporal_upsampling} must be 0..{MAX_TEMPORAL_UPSAMPLING}"
+            )
         if not isinstance(num_frames, int) or num_frames < 1 or (temporal_upsampling and num_frames < 2):
             raise ValueError(f"num_frames={num_frames} must be >= 1 (>= 2 with temporal upsampling)")
         base = self.base_frames_for(num_frames, temporal_upsampling)
@@ -387,7 +396,9 @@ class VideoGenPipeline(DiffusionPipeline):
         num_frames = defaults["num_frames"] if num_frames is None else num_frames
         height = defaults["height"] if height is None else height
         width = defaults["width"] if width is None else width
-        num_inference_steps = defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
+        num_inference_steps = (
+            defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
+        )
         guidance_scale = defaults["guidance_scale"] if guidance_scale is None else guidance_scale
         if temporal_upsampling is None:
             temporal_upsampling = defaults["temporal_upsampling"]
@@ -396,7 +407,9 @@ class VideoGenPipeline(DiffusionPipeline):
             temporal_upsampling, reference_image,
         )  # fmt: skip
         if temporal_upsampling_mode not in ("flow", "blend"):
-            raise ValueError(f"temporal_upsampling_mode={temporal_upsampling_mode!r} must be 'flow' or 'blend'")
+            raise ValueError(
+                f"temporal_upsampling_mode={temporal_upsampling_mode!r} must be 'flow' or 'blend'"
+            )
         if output_type not in ("np", "pt", "latent"):
             raise ValueError(f"output_type={output_type!r} must be 'np', 'pt' or 'latent'")
         if generator is None and seed is not None:
@@ -428,7 +441,9 @@ class VideoGenPipeline(DiffusionPipeline):
 
         # 3. Base stage: low resolution, low frame rate
         base_frames = self.base_frames_for(num_frames, temporal_upsampling)
-        latents = self.prepare_latents(batch, base_frames, height // f // s, width // f // s, dtype, generator)
+        latents = self.prepare_latents(
+            batch, base_frames, height // f // s, width // f // s, dtype, generator
+        )
         latents = self._denoise(
             "base", self.base_unet, latents, text, reference_lo, num_inference_steps, guidance_scale, callback
         )
@@ -494,4 +509,6 @@ class VideoGenPipeline(DiffusionPipeline):
         images = torch.cat(tensors).to(self._execution_device, torch.float32)
         if images.shape[0] == 1 and batch > 1:
             images = images.expand(batch, -1, -1, -1)
-        return F.interpolate(images, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+        return F.interpolate(
+            images, size=(height, width), mode="bilinear", antialias=True, align_corners=False
+        )

@@ -118,7 +118,12 @@ PRESETS: dict[str, Preset] = {
         video_unet={"cross_attention_dim": 768, "attention_head_dim": 64},
         temporal_upsampler={"hidden_channels": 128},
         temporal_attention_head_dim=64,
-        pipeline={"default_height": 256, "default_width": 256, "default_num_frames": 16, "max_base_frames": 16},
+        pipeline={
+            "default_height": 256,
+            "default_width": 256,
+            "default_num_frames": 16,
+            "max_base_frames": 16,
+        },
     ),
 }
 
@@ -138,7 +143,9 @@ def build_components(preset: str = "tiny", seed: int = 0) -> dict[str, Any]:
     text_encoder = CLIPTextModel(CLIPTextConfig(**{**text_config, **p.text_encoder}))
     vae = AutoencoderKL(**p.vae)
     latent_channels = vae.config.latent_channels
-    reference_unet = UNet2DConditionModel(in_channels=latent_channels, out_channels=latent_channels, **p.reference_unet)
+    reference_unet = UNet2DConditionModel(
+        in_channels=latent_channels, out_channels=latent_channels, **p.reference_unet
+    )
     base_unet = VideoUNet(latent_channels=latent_channels, **p.video_unet)
     sr_unet = VideoUNet(latent_channels=latent_channels, low_res_conditioning=True, **p.video_unet)
     upsampler = FlowTemporalUpsampler(latent_channels=latent_channels, **p.temporal_upsampler)

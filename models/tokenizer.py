@@ -18,9 +18,32 @@ MODEL_MAX_LENGTH = 77
 
 # Words of the synthetic world (models/world.py) plus a few common ones; enough for the tiny and demo models.
 DEFAULT_WORDS: tuple[str, ...] = (
-    "a", "an", "the", "on", "of", "in", "and", "with", "moving", "background",
-    "red", "green", "blue", "yellow", "cyan", "magenta", "black", "gray", "white",
-    "circle", "square", "triangle", "left", "right", "up", "down",
+    "a",
+    "an",
+    "the",
+    "on",
+    "of",
+    "in",
+    "and",
+    "with",
+    "moving",
+    "background",
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "cyan",
+    "magenta",
+    "black",
+    "gray",
+    "white",
+    "circle",
+    "square",
+    "triangle",
+    "left",
+    "right",
+    "up",
+    "down",
 )
 
 

@@ -84,7 +84,9 @@ class VideoUNet(ModelMixin, ConfigMixin):
         batch, _, frames, height, width = sample.shape
         reference = reference_latents[:, :, None].expand(-1, -1, frames, -1, -1)  # (B, C, F, H, W)
         is_first = torch.arange(frames, device=sample.device) == 0
-        first_frame = is_first.to(sample.dtype).reshape(1, 1, frames, 1, 1).expand(batch, 1, -1, height, width)
+        first_frame = (
+            is_first.to(sample.dtype).reshape(1, 1, frames, 1, 1).expand(batch, 1, -1, height, width)
+        )
         parts = [sample, reference, first_frame]
         if self.config.low_res_conditioning:
             if low_res_latents is None or noise_level is None:

@@ -119,7 +119,10 @@ class VideoDecoder(ModelMixin, ConfigMixin):
             Pixels in [-1, 1] (not clamped), (B, 3, F, h * s, w * s) where s is the VAE's spatial factor.
         """
         batch, channels, frames, height, width = latents.shape
-        z = latents.transpose(1, 2).reshape(batch * frames, channels, height, width) / self.config.scaling_factor
+        z = (
+            latents.transpose(1, 2).reshape(batch * frames, channels, height, width)
+            / self.config.scaling_factor
+        )
         if self.post_quant_conv is not None:
             z = self.post_quant_conv(z)
         dec = self.decoder
