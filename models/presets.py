@@ -125,14 +125,69 @@ PRESETS: dict[str, Preset] = {
             "max_base_frames": 16,
         },
     ),
+    # The demo model trained on the synthetic world (docs/training.md): 64x64, 16 frames on a CPU. A 3-block VAE
+    # (spatial factor 4), a base stage of 5 frames at 8x8 latents (32 px), super-resolution x2 to 16x16 latents
+    # and two flow doublings 5 -> 9 -> 17 frames (trimmed to 16). All diffusion stages predict x0.
+    "demo": Preset(
+        text_encoder={
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "max_position_embeddings": 77,
+            "projection_dim": 64,
+        },
+        vae={
+            "block_out_channels": (32, 64, 64),
+            "down_block_types": ("DownEncoderBlock2D",) * 3,
+            "up_block_types": ("UpDecoderBlock2D",) * 3,
+            "latent_channels": 4,
+            "layers_per_block": 1,
+            "norm_num_groups": 16,
+            "sample_size": 64,
+        },
+        reference_unet={
+            "block_out_channels": (32, 64, 64),
+            "layers_per_block": 1,
+            "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+            "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+            "cross_attention_dim": 64,
+            "attention_head_dim": 8,
+            "norm_num_groups": 16,
+            "sample_size": 16,
+        },
+        video_unet={
+            "block_out_channels": (48, 96),
+            "layers_per_block": 1,
+            "down_block_types": ("CrossAttnDownBlock3D", "CrossAttnDownBlock3D"),
+            "up_block_types": ("CrossAttnUpBlock3D", "CrossAttnUpBlock3D"),
+            "cross_attention_dim": 64,
+            "attention_head_dim": 16,
+            "norm_num_groups": 16,
+        },
+        temporal_upsampler={"hidden_channels": 32},
+        temporal_attention_head_dim=16,
+        scheduler={"prediction_type": "sample"},
+        pipeline={
+            "default_height": 64,
+            "default_width": 64,
+            "default_num_frames": 16,
+            "max_base_frames": 8,
+            "default_num_inference_steps": 10,
+            "default_guidance_scale": 4.0,
+            "default_temporal_upsampling": 2,
+        },
+    ),
 }
 
 
-def build_components(preset: str = "tiny", seed: int = 0) -> dict[str, Any]:
+def build_components(
+    preset: str = "tiny", seed: int = 0, device: str | torch.device | None = None
+) -> dict[str, Any]:
     """Instantiate every component of ``VideoGenPipeline`` for a preset, with seeded random weights.
 
-    Returns keyword arguments for ``VideoGenPipeline(**components)``. Wrap in ``torch.device("meta")`` to build
-    the large presets without allocating their weights.
+    Returns keyword arguments for ``VideoGenPipeline(**components)``. ``device="meta"`` builds the networks
+    without allocating their weights (to count parameters of the large presets).
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")

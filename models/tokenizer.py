@@ -7,6 +7,7 @@ so any prompt tokenizes (unknown words fall back to letters); the given words ar
 
 from __future__ import annotations
 
+import itertools
 import string
 from collections.abc import Iterable
 
@@ -59,16 +60,22 @@ def build_tokenizer(words: Iterable[str] = DEFAULT_WORDS) -> CLIPTokenizer:
         for ch in symbols:
             vocab.setdefault(ch + suffix, len(vocab))
     merges: list[tuple[str, str]] = []
+    ranks: dict[tuple[str, str], int] = {}
     for word in words:
         pieces = list(word.lower())
         pieces[-1] += "</w>"
-        current = pieces[0]
-        for piece in pieces[1:]:
-            merged = current + piece
-            if merged not in vocab:
-                merges.append((current, piece))
-                vocab[merged] = len(vocab)
-            current = merged
+        # Tokenize with the merges so far (lowest rank first, as BPE does); wherever that stops short of one
+        # token, add a merge for the leftmost pair. New merges rank after all earlier ones, so they never change
+        # how an earlier word tokenizes.
+        while len(pieces) > 1:
+            pairs = [(ranks.get(pair, len(ranks)), i) for i, pair in enumerate(itertools.pairwise(pieces))]
+            _, i = min(pairs)
+            pair = (pieces[i], pieces[i + 1])
+            if pair not in ranks:
+                ranks[pair] = len(ranks)
+                merges.append(pair)
+                vocab.setdefault(pair[0] + pair[1], len(vocab))
+            pieces[i : i + 2] = [pair[0] + pair[1]]
     return CLIPTokenizer(
         vocab=vocab,
         merges=merges,
