@@ -195,16 +195,15 @@ def build_components(
     torch.manual_seed(seed)
     tokenizer: CLIPTokenizer = build_tokenizer()
     text_config = {"vocab_size": len(tokenizer), "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
-    text_encoder = CLIPTextModel(CLIPTextConfig(**{**text_config, **p.text_encoder}))
-    vae = AutoencoderKL(**p.vae)
-    latent_channels = vae.config.latent_channels
-    reference_unet = UNet2DConditionModel(
-        in_channels=latent_channels, out_channels=latent_channels, **p.reference_unet
-    )
-    base_unet = VideoUNet(latent_channels=latent_channels, **p.video_unet)
-    sr_unet = VideoUNet(latent_channels=latent_channels, low_res_conditioning=True, **p.video_unet)
-    upsampler = FlowTemporalUpsampler(latent_channels=latent_channels, **p.temporal_upsampler)
-    video_decoder = VideoDecoder.from_vae(vae, temporal_attention_head_dim=p.temporal_attention_head_dim)
+    with torch.device(device or "cpu"):
+        text_encoder = CLIPTextModel(CLIPTextConfig(**{**text_config, **p.text_encoder}))
+        vae = AutoencoderKL(**p.vae)
+        c = vae.config.latent_channels
+        reference_unet = UNet2DConditionModel(in_channels=c, out_channels=c, **p.reference_unet)
+        base_unet = VideoUNet(latent_channels=c, **p.video_unet)
+        sr_unet = VideoUNet(latent_channels=c, low_res_conditioning=True, **p.video_unet)
+        upsampler = FlowTemporalUpsampler(latent_channels=c, **p.temporal_upsampler)
+        video_decoder = VideoDecoder.from_vae(vae, temporal_attention_head_dim=p.temporal_attention_head_dim)
     scheduler_config = {**SCHEDULER, **p.scheduler}
     return {
         "vae": vae.eval(),

@@ -20,7 +20,8 @@ def test_inflated_decoder_equals_the_image_decoder_frame_by_frame() -> None:
             [vae.decode(latents[:, :, f] / vae.config.scaling_factor).sample for f in range(5)], dim=2
         )
     assert video.shape == (2, 3, 5, 16, 12)
-    torch.testing.assert_close(video, per_frame, rtol=0, atol=1e-6)
+    # Equal up to float32 rounding (frames are batched differently): the temporal layers add exact zeros.
+    torch.testing.assert_close(video, per_frame, rtol=0, atol=1e-5)
 
 
 def test_temporal_layers_mix_frames_once_trained() -> None:
