@@ -1,0 +1,74 @@
+"""State changes that carry side effects, shared by the API (cancel), the worker (finish) and the sweeper (lost
+jobs): a terminal transition also sets the expiry, counts the outcome and schedules the webhook; and the worker
+presence records through which the API learns what the loaded models can do."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from core.context import Context
+from core.errors import VideoGenError
+from core.metrics import count_finished
+from core.params import Capabilities
+from core.video import VideoStatus, video_from_record
+from core.webhooks import webhook_body
+
+logger = logging.getLogger(__name__)
+
+
+def finish(
+    ctx: Context,
+    video_id: str,
+    status: VideoStatus,
+    allowed: Iterable[VideoStatus],
+    fields: Mapping[str, Any] | None = None,
+    attempt: int | None = None,
+    error: VideoGenError | None = None,
+) -> bool:
+    """Move a video to the terminal ``status`` if it is in one of ``allowed`` (and on ``attempt``, if given).
+    Returns False when another actor changed it first; exactly one caller gets True and does the side effects."""
+    now = time.time()
+    expires_at = now + ctx.settings.result_ttl_s
+    values: dict[str, Any] = {"completed_at": now, "expires_at": expires_at, **(fields or {})}
+    if error is not None:
+        values["error"] = {"code": error.code, "message": str(error)}
+    done = ctx.records.transition(video_id, allowed, status, values, attempt=attempt, expires_at=expires_at)
+    if done != 1:
+        return False
+    count_finished(ctx.redis, ctx.keys, status.value, error.code if error else None)
+    notify(ctx, video_id)
+    return True
+
+
+def notify(ctx: Context, video_id: str) -> None:
+    """Schedule the webhook of a finished video, if it has one."""
+    record = ctx.records.get(video_id)
+    if record is None or not record.get("webhook_url"):
+        return
+    msg_id = ctx.outbox.schedule(record["webhook_url"], webhook_body(video_from_record(record)), video_id)
+    logger.info("video %s %s: webhook %s scheduled", video_id, record["status"], msg_id)
+
+
+def publish_worker(
+    ctx: Context, name: str, capabilities: Capabilities, busy: str | None, ttl_s: float
+) -> None:
+    """Announce a live worker (and its model's capabilities) for ``ttl_s`` seconds."""
+    doc = {"name": name, "busy": busy, "seen_at": time.time(), "capabilities": capabilities.model_dump()}
+    ctx.redis.set(ctx.keys.worker(name), json.dumps(doc), px=max(1, int(ttl_s * 1000)))
+
+
+def live_workers(ctx: Context) -> list[dict[str, Any]]:
+    """Workers whose presence has not expired, each ``{name, busy, seen_at, capabilities}``."""
+    names = list(ctx.redis.scan_iter(match=ctx.keys.worker_pattern, count=100))
+    docs = ctx.redis.mget(names) if names else []
+    return [json.loads(doc) for doc in docs if doc]
+
+
+def current_capabilities(ctx: Context) -> Capabilities | None:
+    """What the live workers' model can do (the most recently seen worker's view), or None without workers."""
+    workers = sorted(live_workers(ctx), key=lambda w: w["seen_at"], reverse=True)
+    return Capabilities.model_validate(workers[0]["capabilities"]) if workers else None

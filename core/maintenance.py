@@ -1,0 +1,127 @@
+"""Background sweeps any process may run (API replicas and workers all do): requeue or fail jobs whose worker
+died, remove expired videos, send due webhooks. Every step claims its work atomically in Redis, so running the
+loop in many processes at once is safe.
+
+Bound on noticing a dead worker: a running job's heartbeat key lives ``heartbeat_ttl_s`` and is refreshed every
+third of that; the sweep runs every ``maintenance_interval_s``. A SIGKILLed worker's job is therefore requeued (or
+failed with ``worker_lost`` after ``max_attempts`` runs) within ``heartbeat_ttl_s + maintenance_interval_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from core.connection import REDIS_DOWN_ERRORS
+from core.context import Context
+from core.errors import StorageError, WorkerLostError
+from core.lifecycle import finish
+from core.video import VideoStatus
+
+logger = logging.getLogger(__name__)
+
+EXPIRY_RETRY_S = 60.0  # a video whose files could not be deleted is tried again after this
+
+
+def sweep_lost(ctx: Context) -> int:
+    """Requeue (or fail) running videos whose heartbeat expired; returns how many were handled."""
+    handled = 0
+    for video_id in ctx.records.running_ids():
+        if ctx.redis.exists(ctx.keys.heartbeat(video_id)):
+            continue
+        record = ctx.records.get(video_id)
+        if record is None or record["status"] != VideoStatus.IN_PROGRESS:
+            ctx.redis.srem(ctx.keys.running, video_id)
+            continue
+        attempt = record["attempt"]
+        if attempt < ctx.settings.max_attempts:
+            reset = {"attempt": attempt + 1, "progress": 0, "stage": None, "started_at": None, "worker": None}
+            if ctx.records.transition(
+                video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=attempt
+            ) == 1:  # fmt: skip
+                ctx.queue.enqueue(video_id, attempt + 1, at_front=True)
+                logger.warning("video %s: worker %s lost; requeued as attempt %d", video_id,
+                               record.get("worker"), attempt + 1)  # fmt: skip
+                handled += 1
+        else:
+            error = WorkerLostError(
+                f"the worker running this video stopped responding (attempt {attempt} of"
+                f" {ctx.settings.max_attempts})"
+            )
+            if finish(
+                ctx, video_id, VideoStatus.FAILED, [VideoStatus.IN_PROGRESS], attempt=attempt, error=error
+            ):
+                logger.warning("video %s: worker %s lost; failed", video_id, record.get("worker"))
+                handled += 1
+    return handled
+
+
+def sweep_expired(ctx: Context, now: float | None = None) -> int:
+    """Delete the files and records of videos past ``expires_at``; returns how many were removed."""
+    removed = 0
+    for video_id in ctx.records.expired_ids(now):
+        if not ctx.records.claim_expired(video_id):
+            continue
+        try:
+            ctx.storage.delete_all(video_id)
+        except StorageError as exc:
+            logger.warning(
+                "video %s expired but its files could not be deleted, retrying later: %s", video_id, exc
+            )
+            ctx.redis.zadd(ctx.keys.expiry, {video_id: time.time() + EXPIRY_RETRY_S})
+            continue
+        record = ctx.records.get(video_id)
+        if record is not None:
+            ctx.records.delete(record)
+        removed += 1
+    return removed
+
+
+class MaintenanceLoop(threading.Thread):
+    """Runs ``task(ctx)`` every ``interval_s`` on a daemon thread until ``stop()``; Redis outages are logged
+    and waited out."""
+
+    def __init__(self, name: str, ctx: Context, task: Callable[[Context], object], interval_s: float) -> None:
+        super().__init__(name=name, daemon=True)
+        self.ctx = ctx
+        self.task = task
+        self.interval_s = interval_s
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval_s):
+            try:
+                self.task(self.ctx)
+            except REDIS_DOWN_ERRORS as exc:
+                logger.debug("%s: Redis unavailable: %s", self.name, exc)
+            except Exception:
+                logger.exception("%s failed", self.name)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def start_maintenance(ctx: Context) -> list[MaintenanceLoop]:
+    """Start the sweeps and the webhook sender on their own threads (a slow webhook never delays a sweep)."""
+    http = httpx.Client(timeout=ctx.settings.webhook_timeout_s, follow_redirects=False)
+
+    def sweeps(c: Context) -> None:
+        sweep_lost(c)
+        sweep_expired(c)
+
+    def webhooks(c: Context) -> None:
+        while c.outbox.deliver_due(http):
+            pass
+
+    interval = ctx.settings.maintenance_interval_s
+    loops = [
+        MaintenanceLoop("videogen-sweeps", ctx, sweeps, interval),
+        MaintenanceLoop("videogen-webhooks", ctx, webhooks, min(interval, 0.5)),
+    ]
+    for loop in loops:
+        loop.start()
+    return loops

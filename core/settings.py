@@ -1,0 +1,141 @@
+"""Settings for the API, the worker and ``videogen up``: one pydantic-settings class, read from the environment
+(prefix ``VIDEOGEN_``; ``REDIS_URL`` is also accepted) through the cached ``get_settings()``, the only place that
+reads the environment. Durations are seconds, sizes are bytes unless a name says otherwise."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SIZE_PATTERN = re.compile(r"^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$")
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """``"WxH"`` -> ``(width, height)`` in pixels; ``ValueError`` for anything else."""
+    match = SIZE_PATTERN.match(size)
+    if match is None:
+        raise ValueError(f"size {size!r} must look like '64x64' (width x height in pixels)")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _split_list(value: object) -> object:
+    """Accept a JSON list or a comma-separated string for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIDEOGEN_", extra="ignore", frozen=True)
+
+    # Redis and the queue
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", validation_alias=AliasChoices("VIDEOGEN_REDIS_URL", "REDIS_URL")
+    )
+    key_prefix: str = "videogen"  # every Redis key this project writes starts with it (RQ's own keys: "rq:")
+    queue_name: str = "videogen"
+    max_queued: int = Field(100, ge=1)  # POST /videos answers 503 queue_full beyond this many queued jobs
+
+    # The model (worker side)
+    model: str = "demo"  # "demo", a preset ("tiny") or a saved pipeline folder
+    device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
+    backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "torch"
+
+    # Request limits (API side; the worker re-checks what the loaded model can do)
+    allowed_sizes: Annotated[list[str], NoDecode] = ["64x64", "32x32", "128x128", "256x256"]
+    default_fps: float = Field(8.0, gt=0)
+    max_fps: float = Field(30.0, gt=0)
+    max_num_frames: int = Field(128, ge=1)
+    max_inference_steps: int = Field(100, ge=1)
+    max_guidance_scale: float = Field(30.0, ge=0)
+    max_prompt_chars: int = Field(1000, ge=1)
+    max_metadata_bytes: int = Field(2048, ge=0)  # metadata JSON, UTF-8
+    max_reference_bytes: int = Field(8 * 1024 * 1024, ge=1)
+    max_reference_pixels: int = Field(4096 * 4096, ge=1)
+    max_body_bytes: int = Field(12 * 1024 * 1024, ge=1024)  # 413 beyond this
+    max_wait_s: float = Field(60.0, ge=0)  # cap on "Prefer: wait=N"
+    max_page_limit: int = Field(100, ge=1)
+
+    # Auth and rate limiting
+    auth_enabled: bool = True  # off only for local use (``videogen up`` turns it off when no keys are set)
+    api_keys: Annotated[list[str], NoDecode] = []
+    rate_limit_per_minute: int = Field(60, ge=0)  # POST /videos per API key (or per client address); 0 = off
+
+    # Jobs
+    job_timeout_s: int = Field(600, ge=1)  # a job running longer fails with error.code "timeout"
+    result_ttl_s: int = Field(24 * 3600, ge=1)  # finished videos (files and records) are swept after this
+    heartbeat_ttl_s: float = Field(
+        15.0, gt=0
+    )  # a running job whose heartbeat is older is "lost" (worker died)
+    max_attempts: int = Field(2, ge=1)  # runs of one job, counting retries after a lost worker
+    progress_interval_s: float = Field(0.5, ge=0)  # progress writes are throttled to one per interval
+    maintenance_interval_s: float = Field(2.0, gt=0)  # lost-job, expiry and webhook sweeps
+
+    # Storage
+    storage: Literal["local", "s3"] = "local"
+    data_dir: Path = Path("data")
+    s3_bucket: str = "videogen"
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None  # host browsers reach for presigned URLs, if not the same
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # None: boto3's usual chain (AWS_ACCESS_KEY_ID, profiles, roles)
+    s3_secret_access_key: str | None = None
+    s3_presign_redirect: bool = False  # GET .../content answers 307 to a presigned URL instead of streaming
+    s3_presign_expiry_s: int = Field(3600, ge=1)
+    storage_retries: int = Field(3, ge=1)  # attempts per storage operation in the worker
+    storage_retry_backoff_s: float = Field(0.5, ge=0)
+
+    # Webhooks (Standard Webhooks signatures)
+    webhook_secret: str | None = None  # "whsec_<base64>"; webhook_url is refused while unset
+    webhook_allow_private: bool = False  # allow loopback/private/link-local targets (tests, closed networks)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    webhook_max_attempts: int = Field(6, ge=1)
+    webhook_backoff_s: float = Field(2.0, ge=0)  # first retry delay; doubles per attempt
+
+    # HTTP server
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+    @field_validator("allowed_sizes", "api_keys", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("allowed_sizes")
+    @classmethod
+    def _sizes(cls, value: list[str]) -> list[str]:
+        for size in value:
+            parse_size(size)
+        if not value:
+            raise ValueError("allowed_sizes must name at least one size")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None:
+            from core.webhooks import decode_secret
+
+            decode_secret(value)
+        return value
+
+    @property
+    def size_pairs(self) -> list[tuple[int, int]]:
+        """``allowed_sizes`` as (width, height) pairs."""
+        return [parse_size(s) for s in self.allowed_sizes]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()

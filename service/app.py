@@ -1,0 +1,83 @@
+"""The FastAPI application. ``create_app()`` builds it from settings (``uvicorn --factory
+service.app:create_app``); nothing is read or connected at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry
+
+from core.connection import api_redis
+from core.context import Context
+from core.maintenance import start_maintenance
+from core.params import VideoRequest
+from core.settings import Settings, get_settings
+from core.storage import Storage
+from service.errors import install_error_handlers
+from service.limits import BodySizeLimit
+from service.metrics import JobCollector, RequestMetrics
+from service.routes import content, system, videos
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Text (and optionally a reference image) to video. `POST /videos` queues a job and answers 202;
+poll `GET /videos/{id}` (or pass `Prefer: wait=N`, or a `webhook_url`) and download
+`GET /videos/{id}/content`. Errors are always `{"error": {"code", "message"}}`."""
+
+
+def check_auth_settings(settings: Settings) -> None:
+    if settings.auth_enabled and not settings.api_keys:
+        raise ValueError(
+            "auth is on but no API keys are set: set VIDEOGEN_API_KEYS=key1,key2 or, for local use only,"
+            " VIDEOGEN_AUTH_ENABLED=false"
+        )
+
+
+def create_app(
+    settings: Settings | None = None, maintenance: bool = True, storage: Storage | None = None
+) -> FastAPI:
+    """The API. ``maintenance`` runs the sweeps and webhook sender in this process too (safe with many
+    replicas); ``storage`` replaces the one the settings name (tests)."""
+    settings = settings or get_settings()
+    check_auth_settings(settings)
+    ctx = Context.build(settings, api_redis(settings.redis_url), storage)
+    registry = CollectorRegistry()
+    registry.register(JobCollector(ctx))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loops = start_maintenance(ctx) if maintenance else []
+        logger.info("API ready: storage=%s auth=%s queue=%s", settings.storage, settings.auth_enabled,
+                    settings.queue_name)  # fmt: skip
+        yield
+        for loop in loops:
+            loop.stop()
+        ctx.redis.close()
+
+    app = FastAPI(title="videogen", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.context = ctx
+    app.state.registry = registry
+    install_error_handlers(app)
+    app.include_router(videos.router)
+    app.include_router(content.router)
+    app.include_router(system.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, registry=registry)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus ``VideoRequest``, which ``POST /videos`` reads itself (JSON or multipart)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)  # fmt: skip
+        request_schema = VideoRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {})["VideoRequest"] = request_schema
+        app.openapi_schema = schema
+    return app.openapi_schema

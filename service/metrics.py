@@ -1,0 +1,96 @@
+"""Prometheus metrics: this process's HTTP requests, plus job metrics every replica reads from Redis at scrape
+time (queue depth, running jobs, workers, outcomes by error code, stage durations)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.connection import REDIS_DOWN_ERRORS
+from core.context import Context
+from core.lifecycle import live_workers
+from core.metrics import STAGE_BUCKETS_S, read_finished, read_stage_histograms
+
+logger = logging.getLogger(__name__)
+
+
+class JobCollector(Collector):
+    """Reads the shared job metrics from Redis on every scrape."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("videogen_redis_up", "1 if Redis answered this scrape")
+        try:
+            families = list(self._from_redis())
+        except REDIS_DOWN_ERRORS as exc:
+            logger.warning("metrics: Redis unavailable: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _from_redis(self) -> Iterator[Metric]:
+        ctx = self.ctx
+        yield GaugeMetricFamily("videogen_queue_depth", "jobs waiting in the queue", value=ctx.queue.depth())
+        running = ctx.redis.scard(ctx.keys.running)
+        yield GaugeMetricFamily("videogen_jobs_running", "videos in progress", value=running)
+        yield GaugeMetricFamily("videogen_workers", "live workers", value=len(live_workers(ctx)))
+        yield GaugeMetricFamily(
+            "videogen_webhooks_pending", "webhook deliveries waiting", value=ctx.outbox.pending()
+        )
+        finished = CounterMetricFamily("videogen_jobs_finished", "videos that reached a final state",
+                                       labels=["status", "code"])  # fmt: skip
+        for field, count in sorted(read_finished(ctx.redis, ctx.keys).items()):
+            status, _, code = field.partition(":")
+            finished.add_metric([status, code], count)
+        yield finished
+        stages = HistogramMetricFamily(
+            "videogen_stage_duration_seconds", "time per job stage", labels=["stage"]
+        )
+        for stage, parts in sorted(read_stage_histograms(ctx.redis, ctx.keys).items()):
+            buckets = [(str(b), parts.get(str(b), 0.0)) for b in STAGE_BUCKETS_S]
+            buckets.append(("+Inf", parts.get("count", 0.0)))
+            stages.add_metric([stage], buckets, sum_value=parts.get("sum", 0.0))
+        yield stages
+
+
+class RequestMetrics:
+    """ASGI middleware counting requests by method, route template and status, and timing them."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter("videogen_http_requests", "HTTP requests", ["method", "route", "status"],
+                                registry=registry)  # fmt: skip
+        self.latency = Histogram("videogen_http_request_duration_seconds", "HTTP request latency",
+                                 ["method", "route"], registry=registry)  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.requests.labels(scope["method"], template, str(status)).inc()
+            self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)

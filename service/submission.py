@@ -1,0 +1,203 @@
+"""``POST /videos`` behind the route: read a JSON or multipart body, check it, honour ``Idempotency-Key``, apply
+backpressure, store the reference image, create the record and enqueue the job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from core.context import Context
+from core.errors import (
+    ConflictError,
+    InvalidInputError,
+    InvalidWebhookURLError,
+    MalformedRequestError,
+    QueueFullError,
+    UnsupportedMediaTypeError,
+)
+from core.keys import new_video_id
+from core.lifecycle import current_capabilities
+from core.params import VideoRequest, resolve_params
+from core.video import INPUT_REFERENCE, VideoStatus
+from core.webhooks import check_webhook_url
+from service.auth import Principal, check_rate_limit
+from service.reference import decode_base64_image, normalize_reference
+
+logger = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY = 255
+QUEUE_FULL_RETRY_AFTER_S = 10
+
+
+def describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+async def read_submission(request: Request, max_file_bytes: int) -> tuple[VideoRequest, bytes | None]:
+    """The request and the raw reference image bytes (if any), from ``application/json`` or
+    ``multipart/form-data`` (fields as in JSON, ``metadata`` as a JSON string, ``reference_image`` a file)."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            payload = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise MalformedRequestError(f"body is not valid JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise InvalidInputError("body must be a JSON object")
+        reference = None
+    elif content_type == "multipart/form-data":
+        payload, reference = await _read_form(request, max_file_bytes)
+    else:
+        raise UnsupportedMediaTypeError(
+            f"content type {content_type!r}: send application/json or multipart/form-data"
+        )
+    try:
+        video_request = VideoRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInputError(describe(exc)) from exc
+    if video_request.reference_image is not None:
+        if reference is not None:
+            raise InvalidInputError("send reference_image once: as a file or as base64")
+        reference = decode_base64_image(video_request.reference_image)
+    return video_request, reference
+
+
+async def _read_form(request: Request, max_file_bytes: int) -> tuple[dict[str, Any], bytes | None]:
+    try:
+        form = await request.form(max_files=1, max_fields=32, max_part_size=max_file_bytes)
+    except (MultiPartException, ValueError, UnicodeDecodeError) as exc:
+        raise MalformedRequestError(f"cannot read the multipart form: {exc}") from exc
+    payload: dict[str, Any] = {}
+    reference: bytes | None = None
+    for name, value in form.multi_items():
+        if name in payload or (name == "reference_image" and reference is not None):
+            raise InvalidInputError(f"field {name!r} appears more than once")
+        if isinstance(value, UploadFile):
+            if name != "reference_image":
+                raise InvalidInputError(f"unexpected file field {name!r}: only reference_image is a file")
+            reference = await value.read(max_file_bytes + 1)
+        elif name == "metadata":
+            try:
+                payload[name] = json.loads(value) if value else {}
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError("metadata must be a JSON object string") from exc
+        else:
+            payload[name] = value
+    await form.close()
+    return payload, reference
+
+
+def request_digest(video_request: VideoRequest, reference: bytes | None) -> str:
+    """A fingerprint of what was asked, to tell a retry (same body) from a reuse of the key (another body)."""
+    body = video_request.model_dump(mode="json", exclude={"reference_image"})
+    body["reference_sha256"] = hashlib.sha256(reference).hexdigest() if reference is not None else None
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _claim_idempotency(ctx: Context, redis_key: str, digest: str, video_id: str) -> dict[str, Any] | None:
+    """Reserve an idempotency key for a new video; returns the record of an earlier request with the same key
+    instead, or raises ``ConflictError`` for a different body or an earlier request still being processed."""
+    claim = json.dumps({"digest": digest, "video_id": video_id})
+    if ctx.redis.set(redis_key, claim, nx=True, ex=ctx.settings.result_ttl_s):
+        return None
+    raw = ctx.redis.get(redis_key)
+    earlier = json.loads(raw) if raw else {}
+    if earlier.get("digest") != digest:
+        raise ConflictError(
+            "this Idempotency-Key was used with a different request", code="idempotency_conflict"
+        )
+    record = ctx.records.get(earlier["video_id"])
+    if record is None:
+        raise ConflictError(
+            "the request first sent with this Idempotency-Key is still being processed or its video was"
+            " deleted",
+            code="idempotency_in_progress",
+        )
+    return record
+
+
+def submit(
+    ctx: Context,
+    principal: Principal,
+    video_request: VideoRequest,
+    reference: bytes | None,
+    idempotency_key: str | None,
+) -> tuple[dict[str, Any], bool]:
+    """Create and enqueue a video; returns (record, replayed) where ``replayed`` means an earlier request with
+    the same ``Idempotency-Key`` and body created it."""
+    settings = ctx.settings
+    check_rate_limit(ctx, principal)
+    params = resolve_params(video_request, settings, current_capabilities(ctx), reference is not None)
+    if video_request.webhook_url is not None:
+        if settings.webhook_secret is None:
+            raise InvalidWebhookURLError(
+                "webhooks are off on this server (no VIDEOGEN_WEBHOOK_SECRET is set)"
+            )
+        check_webhook_url(video_request.webhook_url, settings.webhook_allow_private)
+    png = normalize_reference(reference, settings) if reference is not None else None
+    video_id = new_video_id()
+    claim_key = None
+    if idempotency_key is not None:
+        if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise InvalidInputError(f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} characters")
+        claim_key = ctx.keys.idempotency(
+            principal.owner, hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+        )
+        earlier = _claim_idempotency(ctx, claim_key, request_digest(video_request, reference), video_id)
+        if earlier is not None:
+            return earlier, True
+    record: dict[str, Any] = {
+        "id": video_id,
+        "owner": principal.owner,
+        "status": VideoStatus.QUEUED.value,
+        "progress": 0,
+        "attempt": 1,
+        "created_at": time.time(),
+        "params": params.model_dump(),
+        "metadata": video_request.metadata,
+        "webhook_url": video_request.webhook_url,
+    }
+    created = False
+    try:
+        if ctx.queue.depth() >= settings.max_queued:
+            raise QueueFullError(
+                f"the queue holds {settings.max_queued} jobs, its limit; try again shortly",
+                retry_after=QUEUE_FULL_RETRY_AFTER_S,
+            )
+        if png is not None:
+            ctx.storage.put(video_id, INPUT_REFERENCE, png, "image/png")
+        ctx.records.create(record)
+        created = True
+        ctx.queue.enqueue(video_id, 1)
+    except Exception:
+        _undo(ctx, record, claim_key, created, png is not None)
+        raise
+    logger.info("video %s queued for %s", video_id, principal.owner)
+    return record, False
+
+
+def _undo(ctx: Context, record: dict[str, Any], claim_key: str | None, created: bool, stored: bool) -> None:
+    """Best-effort cleanup of a submission that failed half-way (Redis or storage may be the reason)."""
+    for step in (
+        (lambda: ctx.redis.delete(claim_key)) if claim_key else None,
+        (lambda: ctx.records.delete(record)) if created else None,
+        (lambda: ctx.storage.delete_all(record["id"])) if stored else None,
+    ):
+        if step is None:
+            continue
+        try:
+            step()
+        except Exception as exc:
+            logger.warning("cleanup after a failed submission of %s: %s", record["id"], exc)

@@ -1,0 +1,243 @@
+"""RQ job functions. ``generate_video(video_id, attempt)`` runs one attempt of a video on the pipeline this
+process loaded once (``worker.main`` installs it; a plain ``rq worker`` gets it loaded on the first job).
+
+A job only starts if its video is still queued on the same attempt, checks every step whether the video is still
+wanted, stores its files atomically and finishes through a compare-and-set, so a cancel or a retry elsewhere always
+wins cleanly. Every failure ends as ``failed`` with an ``error.code`` and the worker goes on with the next job.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import logging
+import time
+from typing import Any
+
+from rq.timeouts import JobTimeoutException
+
+from core.context import Context
+from core.errors import (
+    InvalidInputError,
+    InvalidReferenceError,
+    JobCancelledError,
+    JobTimeoutError,
+    OutOfMemoryError,
+    VideoGenError,
+)
+from core.lifecycle import finish
+from core.metrics import observe_stages
+from core.params import fill_for_model
+from core.storage import with_retries
+from core.video import INPUT_REFERENCE, MIME_TYPES, VARIANTS, VideoParams, VideoStatus
+from worker.heartbeat import JobHeartbeat, WorkerPresence
+from worker.progress import ProgressTracker
+from worker.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+_process: dict[str, Any] = {}  # "ctx", "runtime", "presence": this process's loaded state
+
+
+def install(ctx: Context, runtime: Runtime, presence: WorkerPresence | None = None) -> None:
+    """Make ``ctx`` and the loaded ``runtime`` the ones every job in this process uses."""
+    _process.update(ctx=ctx, runtime=runtime, presence=presence)
+
+
+def _loaded() -> tuple[Context, Runtime]:
+    if "runtime" not in _process:  # a worker started without ``videogen worker``: load once, keep
+        from core.connection import worker_redis
+        from core.settings import get_settings
+        from worker.runtime import load_runtime
+
+        settings = get_settings()
+        install(Context.build(settings, worker_redis(settings.redis_url)), load_runtime(settings))
+    return _process["ctx"], _process["runtime"]
+
+
+def generate_video(video_id: str, attempt: int) -> str:
+    """Run attempt ``attempt`` of ``video_id``; returns the outcome (completed, failed, cancelled, skipped)."""
+    ctx, runtime = _loaded()
+    return VideoJob(ctx, runtime, video_id, attempt, _process.get("presence")).run()
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A GPU or host allocation failure (the job can fail alone; the process stays usable)."""
+    if isinstance(exc, MemoryError):
+        return True
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError / torch.cuda.OutOfMemoryError
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def classify(exc: BaseException, timeout_s: int) -> VideoGenError:
+    """The error a client sees for an exception raised while running a job."""
+    if isinstance(exc, VideoGenError):
+        return exc
+    if isinstance(exc, JobTimeoutException):
+        return JobTimeoutError(f"the job ran longer than its {timeout_s} s limit")
+    if is_out_of_memory(exc):
+        return OutOfMemoryError(f"out of memory on the worker's device: {exc}"[:500])
+    if isinstance(exc, ValueError):
+        return InvalidInputError(str(exc))
+    return VideoGenError(f"{type(exc).__name__}: {exc}"[:500])
+
+
+def free_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+class VideoJob:
+    """One attempt of one video."""
+
+    def __init__(
+        self, ctx: Context, runtime: Runtime, video_id: str, attempt: int, presence: WorkerPresence | None
+    ) -> None:
+        self.ctx = ctx
+        self.runtime = runtime
+        self.video_id = video_id
+        self.attempt = attempt
+        self.presence = presence
+        self.tracker = ProgressTracker(ctx.records, video_id, attempt, ctx.settings.progress_interval_s)
+
+    def run(self) -> str:
+        status, attempt = self.ctx.records.status_of(self.video_id)
+        if status != VideoStatus.QUEUED or attempt != self.attempt:
+            logger.info("video %s attempt %d: not queued (%s, attempt %d); skipped", self.video_id,
+                        self.attempt, status or "deleted", attempt)  # fmt: skip
+            return "skipped"
+        if self.presence is not None:
+            self.presence.busy = self.video_id
+        try:
+            with JobHeartbeat(self.ctx, self.video_id):
+                return self._run()
+        except JobCancelledError as exc:
+            return self._stopped(exc)
+        except Exception as exc:
+            error = classify(exc, self.ctx.settings.job_timeout_s)
+            log = logger.exception if error.code == "internal_error" else logger.warning
+            log("video %s attempt %d failed: %s: %s", self.video_id, self.attempt, error.code, error)
+            return self._fail(error)
+        finally:
+            if self.presence is not None:
+                self.presence.busy = None
+            free_memory()
+
+    def _run(self) -> str:
+        record = self.ctx.records.get(self.video_id)
+        if record is None:
+            raise JobCancelledError("the video was deleted")
+        try:
+            params = fill_for_model(VideoParams.model_validate(record["params"]), self.runtime.capabilities)
+        except InvalidInputError as exc:
+            return self._fail(exc)
+        started = self.ctx.records.transition(
+            self.video_id, [VideoStatus.QUEUED], VideoStatus.IN_PROGRESS,
+            {"started_at": time.time(), "worker": self._worker_name(), "params": params.model_dump(),
+             "backends": self.runtime.backends, "progress": 0},
+            attempt=self.attempt,
+        )  # fmt: skip
+        if started != 1:
+            return "skipped"
+        logger.info("video %s attempt %d started: %s", self.video_id, self.attempt, params.model_dump())
+        reference = self._load_reference() if params.has_reference_image else None
+        width, height = params.width_height or (0, 0)
+        out = self.runtime.pipeline(
+            params.prompt,
+            negative_prompt=params.negative_prompt,
+            num_frames=params.num_frames,
+            height=height,
+            width=width,
+            num_inference_steps=params.num_inference_steps,
+            guidance_scale=params.guidance_scale,
+            seed=params.seed,
+            reference_image=reference,
+            temporal_upsampling=params.temporal_upsampling,
+            callback=self.tracker,
+        )
+        files = self._encode(out.frames[0], out.reference_images[0], params.fps)
+        self._upload(files)
+        timings = self.tracker.finish()
+        if not finish(
+            self.ctx, self.video_id, VideoStatus.COMPLETED, [VideoStatus.IN_PROGRESS],
+            {"progress": 100, "timings": timings}, attempt=self.attempt,
+        ):  # fmt: skip
+            raise JobCancelledError("the video changed state before it could complete")
+        observe_stages(self.ctx.redis, self.ctx.keys, timings)
+        logger.info("video %s completed in %.2fs: %s", self.video_id, sum(timings.values()), timings)
+        return "completed"
+
+    def _worker_name(self) -> str | None:
+        return self.presence.worker_name if self.presence is not None else None
+
+    def _load_reference(self) -> Any:
+        from PIL import Image, UnidentifiedImageError
+
+        data = with_retries(
+            lambda: b"".join(self.ctx.storage.read(self.video_id, INPUT_REFERENCE)),
+            self.ctx.settings.storage_retries, self.ctx.settings.storage_retry_backoff_s,
+            f"read {self.video_id}/{INPUT_REFERENCE}",
+        )  # fmt: skip
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                return img.convert("RGB")
+        except (OSError, UnidentifiedImageError) as exc:
+            raise InvalidReferenceError(f"the reference image cannot be read: {exc}") from exc
+
+    def _encode(self, frames: Any, reference: Any, fps: float) -> list[tuple[str, bytes]]:
+        """(variant, bytes) for the MP4, its thumbnail and the reference PNG; frames are uint8 (F, H, W, 3)."""
+        from core.media import encode_mp4, png_bytes, thumbnail_jpeg
+
+        self.tracker("encode", 0, 1)
+        files = [
+            ("video", encode_mp4(frames, fps)),
+            ("thumbnail", thumbnail_jpeg(frames[0])),
+            ("reference", png_bytes(reference)),
+        ]
+        self.tracker("encode", 1, 1)
+        return files
+
+    def _upload(self, files: list[tuple[str, bytes]]) -> None:
+        """Store each file atomically (retrying transient storage errors); the video goes last, so a reader
+        that finds the MP4 finds everything."""
+        settings = self.ctx.settings
+        self.tracker("upload", 0, len(files))
+        for i, (variant, data) in enumerate(sorted(files, key=lambda f: f[0] == "video")):
+            name = VARIANTS[variant]
+            with_retries(
+                lambda n=name, d=data, v=variant: self.ctx.storage.put(self.video_id, n, d, MIME_TYPES[v]),
+                settings.storage_retries, settings.storage_retry_backoff_s, f"upload {self.video_id}/{name}",
+            )  # fmt: skip
+            self.tracker("upload", i + 1, len(files))
+
+    def _fail(self, error: VideoGenError) -> str:
+        fields = {"timings": self.tracker.finish()}
+        if finish(
+            self.ctx, self.video_id, VideoStatus.FAILED, [VideoStatus.QUEUED, VideoStatus.IN_PROGRESS],
+            fields, attempt=self.attempt, error=error,
+        ):  # fmt: skip
+            self._remove_outputs()
+            return "failed"
+        return self._stopped(JobCancelledError("the video changed state before it could fail"))
+
+    def _stopped(self, reason: JobCancelledError) -> str:
+        """The video was cancelled, deleted or taken over by another attempt: clean up what is ours."""
+        status, attempt = self.ctx.records.status_of(self.video_id)
+        logger.info("video %s attempt %d stopped: %s", self.video_id, self.attempt, reason)
+        if attempt == self.attempt or status == "":
+            self._remove_outputs()
+        return "cancelled"
+
+    def _remove_outputs(self) -> None:
+        try:
+            self.ctx.storage.delete_all(self.video_id)
+        except VideoGenError as exc:
+            logger.warning("video %s: files not removed (the expiry sweep will): %s", self.video_id, exc)

@@ -1,0 +1,81 @@
+"""The pipeline callback of a job: every step it checks that the video is still wanted (cooperative cancel), it
+writes overall progress at most every ``interval_s`` (and at the end of every stage) and it times the stages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from core.errors import JobCancelledError
+from core.records import VideoRecords
+from core.video import STAGES, VideoStatus
+
+# Share of the whole job each stage stands for, in percent (they sum to 100).
+STAGE_WEIGHTS = {
+    "reference": 10,
+    "base": 40,
+    "super_resolution": 28,
+    "temporal_upsampling": 5,
+    "decode": 7,
+    "encode": 5,
+    "upload": 5,
+}
+
+
+def overall_percent(stage: str, step: int, total: int) -> int:
+    """Progress of the whole job, 0-99 (100 is written only when the video is complete)."""
+    done = sum(STAGE_WEIGHTS[s] for s in STAGES[: STAGES.index(stage)])
+    fraction = min(1.0, step / total) if total > 0 else 1.0
+    return min(99, int(done + STAGE_WEIGHTS[stage] * fraction))
+
+
+class ProgressTracker:
+    """Use as ``pipe(..., callback=tracker)``; call ``tracker(stage, step, total)`` for the worker's own stages."""
+
+    def __init__(
+        self,
+        records: VideoRecords,
+        video_id: str,
+        attempt: int,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.records = records
+        self.video_id = video_id
+        self.attempt = attempt
+        self.interval_s = interval_s
+        self.clock = clock
+        self.timings: dict[str, float] = {}
+        self.stage: str | None = None
+        self.percent = 0
+        self._stage_started = 0.0
+        self._last_write = float("-inf")
+
+    def __call__(self, stage: str, step: int, total: int) -> None:
+        if stage not in STAGE_WEIGHTS:
+            raise ValueError(f"unknown stage {stage!r}")
+        now = self.clock()
+        changed = stage != self.stage
+        if changed:
+            self._close_stage(now)
+            self.stage, self._stage_started = stage, now
+        self.percent = max(self.percent, overall_percent(stage, step, total))
+        if changed or step >= total or now - self._last_write >= self.interval_s:
+            status = self.records.report_progress(self.video_id, self.attempt, self.percent, stage)
+            self._last_write = now
+        else:
+            status, attempt = self.records.status_of(self.video_id)
+            if attempt != self.attempt:
+                status = "superseded"
+        if status != VideoStatus.IN_PROGRESS:
+            raise JobCancelledError(f"video {self.video_id} is {status or 'deleted'}; stopping")
+
+    def _close_stage(self, now: float) -> None:
+        if self.stage is not None:
+            self.timings[self.stage] = round(self.timings.get(self.stage, 0.0) + now - self._stage_started, 4)
+
+    def finish(self) -> dict[str, float]:
+        """Close the current stage; returns stage -> seconds."""
+        self._close_stage(self.clock())
+        self.stage = None
+        return self.timings

@@ -1,0 +1,61 @@
+"""Loading the model a worker serves with: the one place that turns settings into a ready pipeline (and, once
+export backends are wired in, picks the backend per stage). Loaded once per worker process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import ModelLoadError
+from core.params import Capabilities
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PIPELINE_STAGES = ("reference", "base", "super_resolution", "temporal_upsampling", "decode")
+
+
+@dataclass
+class Runtime:
+    """A loaded pipeline and what it can do. ``backends`` maps each pipeline stage to the backend running it."""
+
+    pipeline: Any  # models.VideoGenPipeline (typed loosely: this module is imported before torch is loaded)
+    capabilities: Capabilities
+    device: str
+    backends: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else passes through."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_runtime(settings: Settings) -> Runtime:
+    """Load ``settings.model`` on ``settings.device`` with ``settings.backend``; ``ModelLoadError`` says why not."""
+    if settings.backend not in ("torch", "auto"):
+        raise ModelLoadError(
+            f"backend {settings.backend!r} is not available in this build yet; use VIDEOGEN_BACKEND=torch"
+        )
+    from models.loading import load_pipeline
+
+    device = resolve_device(settings.device)
+    try:
+        pipe = load_pipeline(settings.model, device=device)
+    except (ValueError, OSError) as exc:
+        raise ModelLoadError(f"cannot load model {settings.model!r}: {exc}") from exc
+    backends = dict.fromkeys(PIPELINE_STAGES, "torch")
+    capabilities = Capabilities(
+        model=str(settings.model),
+        defaults=pipe.generation_defaults(),
+        size_multiple=pipe.size_multiple,
+        max_base_frames=pipe.config.max_base_frames,
+        device=device,
+        backends=backends,
+    )
+    logger.info("loaded model %s on %s (backends: %s)", settings.model, device, backends)
+    return Runtime(pipeline=pipe, capabilities=capabilities, device=device, backends=backends)
