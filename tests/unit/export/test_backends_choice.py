@@ -26,6 +26,10 @@ MIN_PSNR_DB = 60.0
 PROMPT = "a red ball rolls to the right"
 
 
+def choice_for(pipe, directory, module: str, backend: str = "auto", env: TensorRTEnvironment | None = None):
+    return apply_backends(pipe, backend, directory, [module], tensorrt_env=env)[module]
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = ((a.float() - b.float()) ** 2).mean().item()
     return float("inf") if mse == 0 else 10 * torch.log10(torch.tensor(1.0 / mse)).item()
@@ -51,14 +55,12 @@ def test_tensorrt_is_never_chosen_for_a_cpu_pipeline(tiny_export, fresh_pipe) ->
 
 def test_no_cuda_device_is_a_reason(tiny_export, fresh_pipe) -> None:
     env = TensorRTEnvironment(version="10.7.0", unavailable="no CUDA device")
-    choice = apply_backends(fresh_pipe, "auto", tiny_export.directory, ["sr_unet"], tensorrt_env=env)["sr_unet"]
+    choice = choice_for(fresh_pipe, tiny_export.directory, "sr_unet", env=env)
     assert choice.reason == "tensorrt: no CUDA device -> onnxruntime (CPUExecutionProvider)"
 
 
 def test_missing_engine_falls_back_to_onnxruntime(tiny_export, fresh_pipe) -> None:
-    choice = apply_backends(
-        fresh_pipe, "auto", tiny_export.directory, ["base_unet"], tensorrt_env=GPU_HOST
-    )["base_unet"]
+    choice = choice_for(fresh_pipe, tiny_export.directory, "base_unet", env=GPU_HOST)
     assert choice.backend == "onnxruntime"
     assert "tensorrt: no fp32 engine for this GPU" in choice.reason
 
@@ -90,7 +92,7 @@ def test_engine_for_other_weights_is_not_used(tiny_export, fresh_pipe, tmp_path,
     directory = _copy_export(tiny_export, tmp_path)
     _add_engine(directory, "base_unet", weights="0" * 64)
     with caplog.at_level(logging.WARNING, logger="export.backends"):
-        choice = apply_backends(fresh_pipe, "auto", directory, ["base_unet"], tensorrt_env=GPU_HOST)["base_unet"]
+        choice = choice_for(fresh_pipe, directory, "base_unet", env=GPU_HOST)
     assert choice.backend == "onnxruntime"
     assert "was built for weights 000000" in choice.reason
     assert any("base_unet runs on" in r.message for r in caplog.records)
@@ -100,7 +102,7 @@ def test_engine_for_another_precision_names_it(tiny_export, fresh_pipe, tmp_path
     directory = _copy_export(tiny_export, tmp_path)
     weights = Manifest.read(directory).modules["sr_unet"].weights_sha256["float32"]
     _add_engine(directory, "sr_unet", weights, Precision.FP16)
-    choice = apply_backends(fresh_pipe, "auto", directory, ["sr_unet"], tensorrt_env=GPU_HOST)["sr_unet"]
+    choice = choice_for(fresh_pipe, directory, "sr_unet", env=GPU_HOST)
     assert "precision fp16 (here fp32)" in choice.reason
     assert choice.backend == "onnxruntime"
 
@@ -110,7 +112,7 @@ def test_matching_engine_that_does_not_load_falls_back(tiny_export, fresh_pipe, 
     weights = Manifest.read(directory).modules["base_unet"].weights_sha256["float32"]
     record = _add_engine(directory, "base_unet", weights)
     with caplog.at_level(logging.WARNING, logger="export.backends"):
-        choice = apply_backends(fresh_pipe, "auto", directory, ["base_unet"], tensorrt_env=GPU_HOST)["base_unet"]
+        choice = choice_for(fresh_pipe, directory, "base_unet", env=GPU_HOST)
     assert choice.backend == "onnxruntime"
     assert f"engine {record.file.split('/')[-1]} does not load" in choice.reason
     assert caplog.records and caplog.records[-1].levelno == logging.WARNING

@@ -135,7 +135,8 @@ def test_export_keeps_current_files_and_redoes_changed_weights(fresh_pipe, tmp_p
         next(iter(fresh_pipe.text_encoder.parameters())).add_(0.1)
     updated = export_pipeline(fresh_pipe, tmp_path, modules=["text_encoder"], verify=False)
     assert onnx_file.stat().st_mtime_ns != first
-    assert updated.modules["text_encoder"].weights_sha256["float32"] == weights_sha256(fresh_pipe.text_encoder)
+    record = updated.modules["text_encoder"]
+    assert record.weights_sha256["float32"] == weights_sha256(fresh_pipe.text_encoder)
     assert "k" not in updated.engines  # built from the old weights: dropped
 
 
