@@ -171,7 +171,7 @@ class VideoGenPipeline(DiffusionPipeline):
             feature_extractor=None,
             requires_safety_checker=False,
         )
-        sd.set_progress_bar_config(**{**self._progress_bar_config, "desc": "reference"})
+        sd.set_progress_bar_config(**{**getattr(self, "_progress_bar_config", {}), "desc": "reference"})
 
         def on_step_end(_pipe: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
             self._check_interrupt()
