@@ -8,6 +8,7 @@ same folder, fsync, rename; S3: an object appears only when its upload completes
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -85,7 +86,8 @@ class LocalStorage:
                 os.fsync(handle.fileno())
             os.replace(tmp, folder / name)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             raise StorageError(f"cannot write {video_id}/{name}: {exc}") from exc
 
     def size(self, video_id: str, name: str) -> int | None:

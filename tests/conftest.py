@@ -16,3 +16,51 @@ def tiny_pipeline():
     from models.loading import load_pipeline
 
     return load_pipeline("tiny")
+
+
+# --- service, worker and core tests: a real Redis on a dedicated DB, flushed before and after each test ---
+
+SERVICE_REDIS_URL = os.environ.get("VIDEOGEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url():
+    """The URL of the test Redis DB, empty before and after the test."""
+    import redis
+
+    client = redis.Redis.from_url(SERVICE_REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.fail(
+            f"Redis is not reachable at {SERVICE_REDIS_URL} ({exc}); start it with"
+            " `redis-server --daemonize yes --port 6379 --save '' --appendonly no`"
+        )
+    yield SERVICE_REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def make_settings(redis_url, tmp_path):
+    """``make_settings(**overrides)``: service Settings on the test Redis DB and a temporary data folder, auth
+    off, fast sweeps, no warm-up; the environment is not read for anything the test sets."""
+    from core.settings import Settings
+
+    def make(**overrides):
+        values = {
+            "redis_url": redis_url,
+            "data_dir": tmp_path / "data",
+            "auth_enabled": False,
+            "model": "tiny",
+            "warmup": False,
+            "heartbeat_ttl_s": 3.0,
+            "maintenance_interval_s": 0.5,
+            "progress_interval_s": 0.0,
+            "webhook_backoff_s": 0.2,
+            "storage_retry_backoff_s": 0.1,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make

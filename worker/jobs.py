@@ -150,6 +150,7 @@ class VideoJob:
         logger.info("video %s attempt %d started: %s", self.video_id, self.attempt, params.model_dump())
         reference = self._load_reference() if params.has_reference_image else None
         width, height = params.width_height or (0, 0)
+        self.tracker("reference", 0, 1)  # starts the clock: prompt encoding counts as reference time
         out = self.runtime.pipeline(
             params.prompt,
             negative_prompt=params.negative_prompt,

@@ -56,7 +56,8 @@ def run_worker(
                 [settings.queue_name], connection=client, name=name, log_job_description=True
             )
             worker.work(burst=burst, logging_level=logging.getLevelName(logger.getEffectiveLevel()))
-            if burst or worker._stop_requested:
+            # RQ records a SIGINT/SIGTERM here (its own handlers replace ours while it works).
+            if burst or worker._shutdown_requested_date is not None:
                 return 0
             logger.warning("worker %s: queue loop stopped (Redis unreachable?); restarting", name)
             time.sleep(RESTART_DELAY_S)

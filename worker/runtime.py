@@ -4,6 +4,7 @@ export backends are wired in, picks the backend per stage). Loaded once per work
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,4 +59,16 @@ def load_runtime(settings: Settings) -> Runtime:
         backends=backends,
     )
     logger.info("loaded model %s on %s (backends: %s)", settings.model, device, backends)
+    if settings.warmup:
+        warm_up(pipe, capabilities)
     return Runtime(pipeline=pipe, capabilities=capabilities, device=device, backends=backends)
+
+
+def warm_up(pipe: Any, capabilities: Capabilities) -> None:
+    """One short generation (default size, 1 step, 2 frames), so lazy initialisation in torch and diffusers is
+    paid at startup and the first job starts as fast as every later one."""
+    d = capabilities.defaults
+    started = time.perf_counter()
+    pipe("warm-up", num_frames=2, height=int(d["height"]), width=int(d["width"]), num_inference_steps=1, seed=0,
+         temporal_upsampling=0)  # fmt: skip
+    logger.info("warm-up generation took %.1fs", time.perf_counter() - started)

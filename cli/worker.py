@@ -1,0 +1,31 @@
+"""``videogen worker``: load the model once and run video jobs from the queue (one process per GPU)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("worker", help="run a worker that generates queued videos")
+    p.add_argument(
+        "--model", default=None, help="'demo', a preset ('tiny') or a model folder (VIDEOGEN_MODEL)"
+    )
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (VIDEOGEN_DEVICE)")
+    p.add_argument("--backend", default=None, choices=["auto", "tensorrt", "onnxruntime", "torch"])
+    p.add_argument("--name", default=None, help="worker name (default: host.pid)")
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.settings import Settings
+    from worker.main import run_worker
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    overrides = {"model": args.model, "device": args.device, "backend": args.backend}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    return run_worker(settings, name=args.name, burst=args.burst)

@@ -1,0 +1,68 @@
+import time
+
+import redis
+
+from core.context import Context
+from core.keys import new_video_id
+from core.maintenance import sweep_expired, sweep_lost
+from core.queue import job_id
+from core.video import VideoStatus
+
+
+def make_ctx(make_settings, **overrides):
+    settings = make_settings(**overrides)
+    return Context.build(settings, redis.Redis.from_url(settings.redis_url))
+
+
+def running_video(ctx, attempt=1):
+    vid = new_video_id()
+    ctx.records.create({"id": vid, "owner": "o", "status": "queued", "progress": 0, "attempt": attempt,
+                        "created_at": time.time(), "params": {"prompt": "x", "fps": 8.0, "seed": 1}})  # fmt: skip
+    assert ctx.records.transition(vid, [VideoStatus.QUEUED], VideoStatus.IN_PROGRESS, {"progress": 40}) == 1
+    return vid
+
+
+def test_a_job_with_a_live_heartbeat_is_left_alone(make_settings):
+    ctx = make_ctx(make_settings)
+    vid = running_video(ctx)
+    ctx.redis.set(ctx.keys.heartbeat(vid), "1", px=3000)
+    assert sweep_lost(ctx) == 0
+    assert ctx.records.get(vid)["status"] == "in_progress"
+
+
+def test_a_lost_job_is_requeued_at_the_front_as_a_new_attempt(make_settings):
+    ctx = make_ctx(make_settings, max_attempts=2)
+    ctx.queue.enqueue(new_video_id(), 1)  # someone else's job already waiting
+    vid = running_video(ctx)
+    assert sweep_lost(ctx) == 1
+    record = ctx.records.get(vid)
+    assert (record["status"], record["attempt"], record["progress"], record["stage"]) == (
+        "queued",
+        2,
+        0,
+        None,
+    )
+    assert ctx.queue.position(vid, 2) == 0
+    assert sweep_lost(ctx) == 0  # handled once
+    assert ctx.redis.lpos(ctx.queue.queue.key, job_id(vid, 2)) == 0
+
+
+def test_a_job_out_of_attempts_fails_with_worker_lost(make_settings):
+    ctx = make_ctx(make_settings, max_attempts=2)
+    vid = running_video(ctx, attempt=2)
+    assert sweep_lost(ctx) == 1
+    record = ctx.records.get(vid)
+    assert record["status"] == "failed" and record["error"]["code"] == "worker_lost"
+    assert record["expires_at"] > time.time()
+    assert ctx.records.running_ids() == []
+
+
+def test_expired_videos_lose_files_and_record(make_settings):
+    ctx = make_ctx(make_settings, result_ttl_s=1)
+    vid = running_video(ctx)
+    ctx.storage.put(vid, "video.mp4", b"mp4", "video/mp4")
+    assert ctx.records.transition(vid, [VideoStatus.IN_PROGRESS], VideoStatus.COMPLETED,
+                                  expires_at=time.time() + 1) == 1  # fmt: skip
+    assert sweep_expired(ctx) == 0  # not yet
+    assert sweep_expired(ctx, now=time.time() + 2) == 1
+    assert ctx.records.get(vid) is None and ctx.storage.names(vid) == []
