@@ -73,6 +73,7 @@ class EvalResult:
     samples: list[SampleRecord]
     set_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    videos: list[np.ndarray] = field(default_factory=list)  # uint8 (F, H, W, 3), one per sample, in order
 
 
 def settings_key(settings: dict[str, Any]) -> str:
@@ -243,4 +244,5 @@ def evaluate(
         samples=samples,
         set_metrics=set_metrics,
         seconds=time.perf_counter() - started,
+        videos=videos,
     )
