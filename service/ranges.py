@@ -29,9 +29,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise RangeNotSatisfiable(header)
         return max(0, size - suffix), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last < first:
+    if last_text and int(last_text) < first:
         return None  # syntactically invalid: ignore
     if first >= size:
         raise RangeNotSatisfiable(header)
+    last = int(last_text) if last_text else size - 1
     return first, min(last, size - 1)

@@ -46,8 +46,9 @@ def describe(exc: ValidationError) -> str:
 
 
 async def read_submission(request: Request, max_file_bytes: int) -> tuple[VideoRequest, bytes | None]:
-    """The request and the raw reference image bytes (if any), from ``application/json`` or
-    ``multipart/form-data`` (fields as in JSON, ``metadata`` as a JSON string, ``reference_image`` a file)."""
+    """The request and the raw reference image bytes (if any), from ``application/json`` or a form
+    (``multipart/form-data`` or urlencoded: fields as in JSON, ``metadata`` as a JSON string, ``reference_image``
+    a file or base64)."""
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:
@@ -57,11 +58,11 @@ async def read_submission(request: Request, max_file_bytes: int) -> tuple[VideoR
         if not isinstance(payload, dict):
             raise InvalidInputError("body must be a JSON object")
         reference = None
-    elif content_type == "multipart/form-data":
+    elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         payload, reference = await _read_form(request, max_file_bytes)
     else:
         raise UnsupportedMediaTypeError(
-            f"content type {content_type!r}: send application/json or multipart/form-data"
+            f"content type {content_type!r}: send application/json or multipart/form-data (or a urlencoded form)"
         )
     try:
         video_request = VideoRequest.model_validate(payload)
