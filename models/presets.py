@@ -138,12 +138,12 @@ PRESETS: dict[str, Preset] = {
             "projection_dim": 64,
         },
         vae={
-            "block_out_channels": (32, 64, 64),
+            "block_out_channels": (16, 32, 32),
             "down_block_types": ("DownEncoderBlock2D",) * 3,
             "up_block_types": ("UpDecoderBlock2D",) * 3,
             "latent_channels": 4,
             "layers_per_block": 1,
-            "norm_num_groups": 16,
+            "norm_num_groups": 8,
             "sample_size": 64,
         },
         reference_unet={
@@ -157,12 +157,13 @@ PRESETS: dict[str, Preset] = {
             "sample_size": 16,
         },
         video_unet={
-            "block_out_channels": (48, 96),
+            # Text cross-attention only at the coarse level (and the mid block): cheap, and enough to steer motion.
+            "block_out_channels": (32, 64),
             "layers_per_block": 1,
-            "down_block_types": ("CrossAttnDownBlock3D", "CrossAttnDownBlock3D"),
-            "up_block_types": ("CrossAttnUpBlock3D", "CrossAttnUpBlock3D"),
+            "down_block_types": ("DownBlock3D", "CrossAttnDownBlock3D"),
+            "up_block_types": ("CrossAttnUpBlock3D", "UpBlock3D"),
             "cross_attention_dim": 64,
-            "attention_head_dim": 16,
+            "attention_head_dim": 8,
             "norm_num_groups": 16,
         },
         temporal_upsampler={"hidden_channels": 32},

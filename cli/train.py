@@ -1,0 +1,107 @@
+"""``videogen train STAGE``: train one stage of a VideoGen model; ``videogen train assemble``: save the pipeline.
+
+Stages (in dependency order): vae, reference, base, sr, upsampler, decoder. Each reads the frozen parts it needs
+from earlier stages in ``--workdir`` and writes ``WORKDIR/STAGE/{checkpoint.pt,loss.csv,samples/,model/}``.
+Running the same command again resumes from the checkpoint. Multi-GPU:
+``accelerate launch -m cli.main train base ...``. docs/training.md has the exact demo recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+STAGES = ("vae", "reference", "base", "sr", "upsampler", "decoder")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a stage of a model, or assemble trained stages")
+    p.add_argument("stage", choices=(*STAGES, "assemble"), help="stage to train, or 'assemble'")
+    p.add_argument("--workdir", type=Path, required=True, help="run folder shared by the stages")
+    p.add_argument("--preset", default="demo", help="component sizes (models/presets.py), default demo")
+    p.add_argument("--init", type=Path, default=None, help="start from this saved pipeline folder")
+    p.add_argument("--data", default="world", help="'world' (rendered in memory) or a folder of videos")
+    p.add_argument("--pool-size", type=int, default=0, help="world: render this many scenes once, reuse")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--grad-accumulation", type=int, default=1)
+    p.add_argument("--ema-decay", type=float, default=0.999)
+    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument(
+        "--sample-every", type=int, default=0, help="write sample sheets every N steps (0: at end)"
+    )
+    p.add_argument("--text-dropout", type=float, default=0.1)
+    p.add_argument("--snr-gamma", type=float, default=5.0)
+    p.add_argument("--max-noise-level", type=int, default=250, help="sr: augmentation timesteps 0..N")
+    p.add_argument("--pixel-weight", type=float, default=0.0, help="upsampler: decoded-pixel loss weight")
+    p.add_argument("--decoder-all", action="store_true", help="decoder: train all layers, not only temporal")
+    p.add_argument("--out", type=Path, default=None, help="assemble: pipeline folder to write")
+    p.add_argument("--guidance", type=float, default=None, help="assemble: default guidance scale")
+    p.add_argument("--inference-steps", type=int, default=None, help="assemble: default steps per stage")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.train.components import assemble, load_components
+    from models.train.data import open_source
+    from models.train.stages import StageOptions, build_stage
+    from models.train.trainer import TrainConfig, Trainer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.stage == "assemble":
+        if args.out is None:
+            raise ValueError("assemble needs --out FOLDER")
+        overrides = {}
+        if args.guidance is not None:
+            overrides["default_guidance_scale"] = args.guidance
+        if args.inference_steps is not None:
+            overrides["default_num_inference_steps"] = args.inference_steps
+        assemble(args.preset, args.workdir, args.out, seed=args.seed, init=args.init, **overrides)
+        print(f"wrote {args.out}", file=sys.stderr)
+        return 0
+
+    components, config = load_components(args.preset, args.workdir, seed=args.seed, init=args.init)
+    options = StageOptions(
+        text_dropout=args.text_dropout,
+        snr_gamma=args.snr_gamma,
+        max_noise_level=args.max_noise_level,
+        pixel_weight=args.pixel_weight,
+        decoder_all=args.decoder_all,
+    )
+    torch.manual_seed(args.seed)
+    stage = build_stage(args.stage, components, config, options)
+    source = open_source(args.data, stage.clip, seed=args.seed, pool_size=args.pool_size)
+    train_config = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup_steps=args.warmup,
+        grad_accumulation=args.grad_accumulation,
+        ema_decay=args.ema_decay,
+        mixed_precision=args.mixed_precision,
+        log_every=args.log_every,
+        checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+        seed=args.seed,
+    )
+    trainer = Trainer(stage, source, args.workdir / args.stage, train_config)
+    trainer.resume()
+    result = trainer.train()
+    print(
+        f"{args.stage}: {result.step} steps, last loss {result.last_loss:.5f}, {result.seconds:.0f}s;"
+        f" model in {result.model_dir}",
+        file=sys.stderr,
+    )
+    return 0

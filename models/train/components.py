@@ -1,0 +1,86 @@
+"""Where a training run's components come from, and how trained stages become one pipeline folder.
+
+A run's working directory holds one folder per stage (``WORKDIR/vae``, ``WORKDIR/reference``, ...); a finished
+stage saves its EMA weights under ``WORKDIR/STAGE/model`` with ``save_pretrained``. Later stages read the frozen
+parts they need from there; parts not trained yet come from the preset (seeded random weights) or from an
+``init`` pipeline folder (e.g. a real Stable Diffusion converted with the pipeline's layout).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from diffusers import AutoencoderKL, UNet2DConditionModel
+
+from models.flow_upsampler import FlowTemporalUpsampler
+from models.pipeline_videogen import VideoGenPipeline
+from models.presets import PRESETS, build_components
+from models.unet_video import VideoUNet
+from models.video_decoder import VideoDecoder
+
+logger = logging.getLogger(__name__)
+
+MODEL_SUBDIR = "model"
+# stage name -> (pipeline component it produces, its class)
+STAGE_COMPONENTS: dict[str, tuple[str, type]] = {
+    "vae": ("vae", AutoencoderKL),
+    "reference": ("reference_unet", UNet2DConditionModel),
+    "base": ("base_unet", VideoUNet),
+    "sr": ("sr_unet", VideoUNet),
+    "upsampler": ("temporal_upsampler", FlowTemporalUpsampler),
+    "decoder": ("video_decoder", VideoDecoder),
+}
+STAGES = tuple(STAGE_COMPONENTS)
+
+
+def stage_model_dir(workdir: Path, stage: str) -> Path:
+    return workdir / stage / MODEL_SUBDIR
+
+
+def load_components(
+    preset: str, workdir: Path, seed: int = 0, init: Path | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Components for training or assembling: ``(components, pipeline_config)``.
+
+    Trained stages found in ``workdir`` replace the preset's (or ``init``'s) random ones. A video decoder that
+    was not trained is re-inflated from the (trained) VAE, so it decodes exactly as the image decoder does.
+    """
+    if init is not None:
+        pipe = VideoGenPipeline.from_pretrained(init)
+        components = dict(pipe.components)
+        config = {k: v for k, v in pipe.config.items() if not k.startswith("_") and k not in components}
+    else:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        components = build_components(preset, seed)
+        config = dict(PRESETS[preset].pipeline)
+    trained = []
+    for stage, (name, cls) in STAGE_COMPONENTS.items():
+        folder = stage_model_dir(workdir, stage)
+        if (folder / "config.json").is_file():
+            components[name] = cls.from_pretrained(folder).eval()
+            trained.append(stage)
+    if "decoder" not in trained:
+        head_dim = PRESETS[preset].temporal_attention_head_dim if preset in PRESETS else 64
+        components["video_decoder"] = VideoDecoder.from_vae(components["vae"], head_dim).eval()
+    for module in components.values():
+        if hasattr(module, "requires_grad_"):
+            module.requires_grad_(False)
+    logger.info("components: trained stages %s from %s, the rest from %s", trained, workdir, init or preset)
+    return components, config
+
+
+def assemble(
+    preset: str, workdir: Path, out: Path, seed: int = 0, init: Path | None = None, **config: Any
+) -> VideoGenPipeline:
+    """Build the pipeline from the trained stages in ``workdir`` and save it (safetensors) to ``out``.
+
+    ``config`` overrides the pipeline's own settings (e.g. ``default_guidance_scale``).
+    """
+    components, pipeline_config = load_components(preset, workdir, seed, init)
+    pipe = VideoGenPipeline(**components, **{**pipeline_config, **config})
+    out.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(out, safe_serialization=True)
+    return pipe

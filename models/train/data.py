@@ -1,0 +1,250 @@
+"""Training data: random clips from a folder of videos (WebVid layout) or from the synthetic world.
+
+Every source is a ``ClipSource``: ``sample(batch_size)`` returns a batch dict
+
+    {"video": float32 (B, F, 3, H, W) in [-1, 1], "caption": list[str] (empty strings when captionless)}
+
+drawn with the source's own ``numpy`` generator, whose state is part of a training checkpoint (``state_dict`` /
+``load_state_dict``), so a resumed run draws exactly the batches the interrupted run would have drawn.
+
+Folder layout (WebVid's, reduced to what training needs)::
+
+    DIR/captions.csv   columns: videoid, name (the caption), path (relative to DIR)
+    DIR/videos/*.mp4
+
+A folder without ``captions.csv`` is read as unlabeled video (every ``*.mp4`` under it), for the temporal
+upsampler and the video decoder.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.media import read_video, write_mp4
+from models import world
+
+logger = logging.getLogger(__name__)
+
+CAPTIONS_FILE = "captions.csv"
+CSV_COLUMNS = ("videoid", "name", "path")
+
+
+class ClipSource(Protocol):
+    """Anything that draws random training clips."""
+
+    def sample(self, batch_size: int) -> dict[str, Any]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What a clip looks like: ``num_frames`` frames taken every ``frame_stride`` source frames (one stride is
+    drawn per batch from the tuple), resized and centre-cropped to ``size`` x ``size`` pixels."""
+
+    num_frames: int
+    size: int
+    frame_strides: tuple[int, ...] = (1,)
+
+    def __post_init__(self) -> None:
+        if self.num_frames < 1 or self.size < 1 or not self.frame_strides or min(self.frame_strides) < 1:
+            raise ValueError(f"invalid clip spec {self}")
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (F, H, W, 3) -> float32 (F, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def resize_center_crop(video: torch.Tensor, size: int) -> torch.Tensor:
+    """(F, 3, H, W) -> (F, 3, size, size): scale the short side to ``size`` (antialiased), crop the centre."""
+    _, _, height, width = video.shape
+    scale = size / min(height, width)
+    new_h, new_w = max(size, round(height * scale)), max(size, round(width * scale))
+    if (new_h, new_w) != (height, width):
+        video = F.interpolate(
+            video, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False
+        )
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return video[:, :, top : top + size, left : left + size]
+
+
+class VideoFolder:
+    """Random clips from a folder of MP4s, captioned (``captions.csv``) or not.
+
+    Videos are decoded with ``core.media.read_video`` (imageio-ffmpeg) when drawn; a video shorter than a clip
+    is skipped for that draw (another is drawn), and a folder where no video is long enough is an error.
+    """
+
+    def __init__(self, root: str | Path, spec: ClipSpec, seed: int = 0) -> None:
+        self.root = Path(root)
+        self.spec = spec
+        self.rng = np.random.default_rng(seed)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"data folder {self.root} does not exist")
+        self.items = self._index()
+        if not self.items:
+            raise FileNotFoundError(f"no videos in {self.root}")
+
+    def _index(self) -> list[tuple[Path, str]]:
+        captions = self.root / CAPTIONS_FILE
+        if not captions.is_file():
+            return [(p, "") for p in sorted(self.root.rglob("*.mp4"))]
+        items = []
+        with captions.open(newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{captions} lacks columns {missing}; expected {list(CSV_COLUMNS)}")
+            for row in reader:
+                path = self.root / row["path"]
+                if not path.is_file():
+                    raise FileNotFoundError(f"{captions}: video {row['videoid']} at {path} does not exist")
+                items.append((path, row["name"]))
+        return items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _clip(self, index: int, stride: int) -> torch.Tensor | None:
+        frames = read_video(self.items[index][0])  # (T, H, W, 3)
+        span = (self.spec.num_frames - 1) * stride + 1
+        if len(frames) < span:
+            return None
+        start = int(self.rng.integers(len(frames) - span + 1))
+        clip = frames[start : start + span : stride]
+        return resize_center_crop(to_tensor(np.ascontiguousarray(clip)), self.spec.size)
+
+    def sample(self, batch_size: int) -> dict[str, Any]:
+        stride = int(self.rng.choice(self.spec.frame_strides))
+        videos, captions, failures = [], [], 0
+        while len(videos) < batch_size:
+            index = int(self.rng.integers(len(self.items)))
+            clip = self._clip(index, stride)
+            if clip is None:
+                failures += 1
+                if failures > 20 * batch_size:
+                    raise ValueError(
+                        f"videos in {self.root} are too short for {self.spec.num_frames} frames at stride {stride}"
+                    )
+                continue
+            videos.append(clip)
+            captions.append(self.items[index][1])
+        return {"video": torch.stack(videos), "caption": captions}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+
+class WorldClips:
+    """Clips of the synthetic world rendered in memory: the fast path for the demo (no decoding).
+
+    ``pool_size`` > 0 renders that many scenes once (seeded) and draws from them; 0 renders every clip fresh.
+    Held-out combinations are excluded unless ``include_held_out``.
+    """
+
+    def __init__(
+        self, spec: ClipSpec, seed: int = 0, pool_size: int = 0, include_held_out: bool = False
+    ) -> None:
+        self.spec = spec
+        self.rng = np.random.default_rng(seed)
+        self.held_out = None if include_held_out else False
+        self.pool: list[world.Scene] = []
+        pool_rng = np.random.default_rng([seed, 1])
+        span = (spec.num_frames - 1) * max(spec.frame_strides) + 1
+        self.pool = [
+            world.sample_scene(pool_rng, spec.size, span, held_out=self.held_out) for _ in range(pool_size)
+        ]
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def _render(self, scene: world.Scene, stride: int) -> np.ndarray:
+        # Every ``stride``-th frame of the clip is the clip of a scene ``stride`` times as fast.
+        return world.render(replace(scene, speed=scene.speed * stride), self.spec.size, self.spec.num_frames)
+
+    def sample(self, batch_size: int) -> dict[str, Any]:
+        stride = int(self.rng.choice(self.spec.frame_strides))
+        span = (self.spec.num_frames - 1) * stride + 1
+        videos, captions = [], []
+        for _ in range(batch_size):
+            if self.pool:
+                index = int(self.rng.integers(len(self.pool)))
+                key = (index, stride)
+                if key not in self._cache:
+                    self._cache[key] = self._render(self.pool[index], stride)
+                frames, scene = self._cache[key], self.pool[index]
+            else:
+                scene = world.sample_scene(self.rng, self.spec.size, span, held_out=self.held_out)
+                frames = self._render(scene, stride)
+            videos.append(to_tensor(frames))
+            captions.append(scene.caption)
+        return {"video": torch.stack(videos), "caption": captions}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+
+def open_source(data: str, spec: ClipSpec, seed: int, pool_size: int = 0) -> ClipSource:
+    """``data`` is ``"world"`` (rendered in memory) or a folder of videos."""
+    if data == "world":
+        return WorldClips(spec, seed=seed, pool_size=pool_size)
+    return VideoFolder(data, spec, seed=seed)
+
+
+def write_world_folder(
+    out: str | Path,
+    clips: int,
+    size: int = 64,
+    num_frames: int = 16,
+    seed: int = 0,
+    include_held_out: bool = False,
+    fps: float = 8.0,
+    captions: bool = True,
+) -> list[dict[str, str]]:
+    """Render ``clips`` world clips as MP4s under ``out/videos`` and (with ``captions``) ``out/captions.csv``.
+
+    Returns the CSV rows. Held-out combinations are excluded unless ``include_held_out``.
+    """
+    out = Path(out)
+    videos = out / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(clips):
+        scene = world.sample_scene(rng, size, num_frames, held_out=None if include_held_out else False)
+        videoid = f"{i:06d}"
+        path = videos / f"{videoid}.mp4"
+        write_mp4(world.render(scene, size, num_frames), path, fps=fps)
+        rows.append({"videoid": videoid, "name": scene.caption, "path": path.relative_to(out).as_posix()})
+    if captions:
+        with (out / CAPTIONS_FILE).open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS))
+            writer.writeheader()
+            writer.writerows(rows)
+    logger.info("wrote %d clips to %s", clips, out)
+    return rows
+
+
+def first_frames(batch: dict[str, Any]) -> torch.Tensor:
+    """The first frame of every clip: (B, 3, H, W) in [-1, 1]."""
+    return batch["video"][:, 0]
+
+
+def caption_list(batch: dict[str, Any]) -> Sequence[str]:
+    return batch["caption"]

@@ -1,0 +1,404 @@
+"""The six trainable stages of VideoGen: what each trains, on which clips, with which loss.
+
+- ``vae``: the image autoencoder (reconstruction + a tiny KL); for models trained from scratch (the demo).
+- ``reference``: the text-to-image UNet on the first frames of captioned clips (the reference model).
+- ``base`` / ``sr``: the cascade's video denoisers on captioned clips, conditioned on the clip's **first frame**
+  as the reference image (encoded by the frozen VAE at the stage's resolution, as the pipeline does), with
+  ~10% of captions dropped for classifier-free guidance; ``sr`` also sees the noise-augmented, upsampled
+  low-resolution latents at a random augmentation level.
+- ``upsampler``: the flow temporal upsampler on unlabeled clips: drop every other latent frame, predict it.
+- ``decoder``: the temporally inflated VAE decoder on unlabeled clips, encoder frozen; by default only the
+  temporal layers train (the spatial ones are the image decoder's).
+
+Every stage reads batches ``{"video": (B, F, 3, H, W) in [-1, 1], "caption": [...]}`` (``models.train.data``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+from PIL import Image
+from torch import nn
+
+from core.media import write_mp4
+from models import world
+from models.flow_upsampler import FlowTemporalUpsampler
+from models.train.data import ClipSpec
+from models.train.diffusion import (
+    diffusion_loss,
+    encode_images,
+    encode_video,
+    guided,
+    sample,
+    training_scheduler,
+    upsample_spatial,
+)
+from models.unet_video import VideoUNet, noise_augment
+from models.video_decoder import VideoDecoder
+
+# Prompts drawn in sample sheets: two seen combinations and two held-out ones (see models.world.HELD_OUT).
+SAMPLE_PROMPTS = (
+    "a yellow triangle moving up on a gray background",
+    "a blue circle moving right on a black background",
+    "a red triangle moving up on a black background",
+    "a cyan circle moving down on a gray background",
+)
+
+
+@dataclass(frozen=True)
+class StageOptions:
+    """Knobs shared by the stages (each reads the ones it needs)."""
+
+    text_dropout: float = 0.1  # fraction of captions replaced by "" (classifier-free guidance)
+    snr_gamma: float = 5.0  # min-SNR-style weight cap (models.train.diffusion.diffusion_loss)
+    max_noise_level: int = 250  # sr: augmentation timestep drawn uniformly from [0, max_noise_level]
+    kl_weight: float = 1e-7  # vae: weight of the summed KL per image
+    pixel_weight: float = 0.0  # upsampler: weight of the decoded-pixel loss beside the latent loss
+    decoder_all: bool = False  # decoder: train every parameter, not only the temporal layers
+    sample_steps: int = 10
+    sample_guidance: float = 4.0
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] (..., 3, H, W) -> uint8 (..., H, W, 3)."""
+    pixels = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return pixels.movedim(-3, -1).cpu().numpy()
+
+
+def write_sheet(rows: list[np.ndarray], path: Path, scale: int = 2) -> Path:
+    """Save rows of frames (each (F, H, W, 3) uint8) as one PNG contact sheet, upscaled ``scale`` x (nearest)."""
+    width = max(r.shape[0] for r in rows)
+    h, w = rows[0].shape[1:3]
+    sheet = np.zeros((len(rows) * h, width * w, 3), dtype=np.uint8)
+    for i, row in enumerate(rows):
+        for j, frame in enumerate(row):
+            sheet[i * h : (i + 1) * h, j * w : (j + 1) * w] = frame
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.fromarray(sheet)
+    img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST).save(path)
+    return path
+
+
+def world_clips(prompts: tuple[str, ...], size: int, num_frames: int, stride: int, seed: int) -> torch.Tensor:
+    """Ground-truth world clips for sample prompts: (P, F, 3, size, size) in [-1, 1] (frames every ``stride``)."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for prompt in prompts:
+        attrs = world.parse_caption(prompt)
+        if attrs is None:
+            raise ValueError(f"sample prompt {prompt!r} is not a world caption")
+        combo = (attrs["colour"], attrs["shape"], attrs["direction"], attrs["background"])
+        scene = world.sample_scene(rng, size, (num_frames - 1) * stride + 1, combo=combo)
+        frames = world.render(scene, size, (num_frames - 1) * stride + 1)[::stride]
+        clips.append(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    return torch.stack(clips)
+
+
+class TextEmbedder:
+    """Frozen text encoder with a per-caption cache (captions repeat; the encoder is deterministic)."""
+
+    def __init__(self, text_encoder: nn.Module, tokenizer: Any) -> None:
+        self.text_encoder, self.tokenizer = text_encoder, tokenizer
+        self.cache: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def __call__(self, captions: list[str]) -> torch.Tensor:
+        """(B, L, D) embeddings."""
+        missing = sorted({c for c in captions if c not in self.cache})
+        if missing:
+            ids = self.tokenizer(
+                missing, padding="max_length", max_length=self.tokenizer.model_max_length,
+                truncation=True, return_tensors="pt",
+            ).input_ids  # fmt: skip
+            device = next(self.text_encoder.parameters()).device
+            for caption, emb in zip(missing, self.text_encoder(ids.to(device))[0], strict=True):
+                self.cache[caption] = emb
+        return torch.stack([self.cache[c] for c in captions])
+
+
+class Stage:
+    """One trainable stage. Subclasses set ``name``, ``clip``, ``module`` and implement ``loss``."""
+
+    name: str
+    clip: ClipSpec
+    module: nn.Module
+
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+        self.components, self.config, self.options = components, config, options
+        self.vae: AutoencoderKL = components["vae"]
+        self.scheduler = training_scheduler(components["scheduler"].config)
+        self.text = TextEmbedder(components["text_encoder"], components["tokenizer"])
+        self.sr_scale = int(config.get("sr_scale_factor", 2))
+        self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        self.height = int(config.get("default_height", 64))
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.module.parameters() if p.requires_grad]
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
+        """Write sample images/videos made with ``module`` (the EMA weights) under ``folder``."""
+        return []
+
+    def finalize(self, module: nn.Module) -> nn.Module:
+        """The module to save once training ends (the VAE records its latent scaling here)."""
+        return module
+
+    def captions(self, batch: dict[str, Any]) -> list[str]:
+        """Captions with ``text_dropout`` of them blanked, drawn from torch's (checkpointed) RNG."""
+        keep = torch.rand(len(batch["caption"])) >= self.options.text_dropout
+        return [c if k else "" for c, k in zip(batch["caption"], keep.tolist(), strict=True)]
+
+
+class VaeStage(Stage):
+    name = "vae"
+
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+        super().__init__(components, config, options)
+        self.clip = ClipSpec(num_frames=1, size=self.height)
+        self.module = self.vae
+        self.module.requires_grad_(True).train()
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        images = batch["video"][:, 0]  # (B, 3, H, W)
+        posterior = self.module.encode(images).latent_dist
+        recon = self.module.decode(posterior.sample()).sample
+        rec = F.l1_loss(recon, images) + F.mse_loss(recon, images)
+        return rec + self.options.kl_weight * posterior.kl().mean()
+
+    @torch.no_grad()
+    def finalize(self, module: nn.Module) -> nn.Module:
+        # Scale latents to unit variance, as Stable Diffusion's 0.18215 does for its VAE.
+        clips = world_clips(SAMPLE_PROMPTS * 8, self.height, 4, 3, seed=1).flatten(0, 1)
+        latents = module.encode(clips).latent_dist.mode()
+        module.register_to_config(scaling_factor=float(1.0 / latents.std()))
+        return module
+
+    @torch.no_grad()
+    def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
+        clips = world_clips(SAMPLE_PROMPTS, self.height, 4, 4, seed=step)
+        frames = clips.flatten(0, 1)
+        recon = module.decode(module.encode(frames).latent_dist.mode()).sample.reshape(clips.shape)
+        rows = [to_uint8(x) for pair in zip(clips, recon, strict=True) for x in pair]
+        return [write_sheet(rows, folder / f"vae_{step:06d}.png")]
+
+
+class ReferenceStage(Stage):
+    name = "reference"
+
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+        super().__init__(components, config, options)
+        self.clip = ClipSpec(num_frames=1, size=self.height)
+        self.module: UNet2DConditionModel = components["reference_unet"]
+        self.module.requires_grad_(True).train()
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        with torch.no_grad():
+            x0 = encode_images(self.vae, batch["video"][:, 0], self.height, self.height)  # (B, C, h, w)
+        text = self.text(self.captions(batch))
+        return diffusion_loss(
+            lambda x, t: self.module(x, t, text).sample, x0, self.scheduler, self.options.snr_gamma
+        )
+
+    @torch.no_grad()
+    def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
+        cond, uncond = self.text(list(SAMPLE_PROMPTS)), self.text([""] * len(SAMPLE_PROMPTS))
+        side = self.height // self.vae_scale
+        channels = self.vae.config.latent_channels
+        denoise = guided(
+            lambda x, t, txt: module(x, t, txt).sample, cond, uncond, self.options.sample_guidance
+        )
+        rows = []
+        for seed in range(3):
+            latents = sample(
+                denoise, (len(SAMPLE_PROMPTS), channels, side, side), self.scheduler.config,
+                self.options.sample_steps, torch.Generator().manual_seed(seed), DDIMScheduler,
+            )  # fmt: skip
+            images = self.vae.decode(latents / self.vae.config.scaling_factor).sample
+            rows.append(to_uint8(images))
+        return [write_sheet(rows, folder / f"reference_{step:06d}.png")]
+
+
+class CascadeStage(Stage):
+    """Base (``low_res=False``) or super-resolution (``low_res=True``) video denoiser."""
+
+    def __init__(
+        self, components: dict[str, Any], config: dict[str, Any], options: StageOptions, low_res: bool
+    ) -> None:
+        super().__init__(components, config, options)
+        self.low_res = low_res
+        self.name = "sr" if low_res else "base"
+        self.module: VideoUNet = components["sr_unet" if low_res else "base_unet"]
+        self.module.requires_grad_(True).train()
+        # Base frames span the whole output clip: ``temporal_upsampling`` doublings fill the gaps.
+        upsampling = int(config.get("default_temporal_upsampling", 0))
+        num_frames = int(config.get("default_num_frames", 16))
+        self.base_frames = math.ceil((num_frames - 1) / 2**upsampling) + 1
+        self.stride = 2**upsampling
+        self.clip = ClipSpec(num_frames=self.base_frames, size=self.height, frame_strides=(self.stride,))
+        self.side = self.height if low_res else self.height // self.sr_scale  # pixels this stage works at
+
+    def conditioning(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        """x0 latents (B, C, F, h, w) and the conditioning tensors for a batch of clips (B, F, 3, H, W)."""
+        with torch.no_grad():
+            x0 = encode_video(self.vae, video, self.side, self.side)
+            # The reference is the clip's first frame, encoded at this stage's resolution like the pipeline does.
+            cond = {"x0": x0, "reference": encode_images(self.vae, video[:, 0], self.side, self.side)}
+            if self.low_res:
+                low = self.side // self.sr_scale
+                cond["low_res_clean"] = upsample_spatial(
+                    encode_video(self.vae, video, low, low), self.sr_scale
+                )
+        return cond
+
+    def augment(self, low_res: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        """Noise-augment each clip's low-res latents at its own level (``noise_augment``, as at inference)."""
+        noise = torch.randn_like(low_res)
+        alphas = self.scheduler.alphas_cumprod
+        return torch.stack(
+            [
+                noise_augment(x[None], n[None], alphas, int(lv))[0]
+                for x, n, lv in zip(low_res, noise, levels, strict=True)
+            ]
+        )
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        cond = self.conditioning(batch["video"])
+        text = self.text(self.captions(batch))
+        low_res = levels = None
+        if self.low_res:
+            levels = torch.randint(0, self.options.max_noise_level + 1, (len(text),))
+            low_res = self.augment(cond["low_res_clean"], levels)
+        return diffusion_loss(
+            lambda x, t: self.module(x, t, text, cond["reference"], low_res, levels),
+            cond["x0"], self.scheduler, self.options.snr_gamma,
+        )  # fmt: skip
+
+    @torch.no_grad()
+    def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
+        clips = world_clips(SAMPLE_PROMPTS, self.height, self.base_frames, self.stride, seed=step)
+        cond = self.conditioning(clips)
+        n = len(SAMPLE_PROMPTS)
+        text_c, text_u = self.text(list(SAMPLE_PROMPTS)), self.text([""] * n)
+        reference = torch.cat([cond["reference"]] * 2)
+        low_res = levels = None
+        if self.low_res:
+            aug_t = int(self.config.get("noise_aug_timestep", 100))
+            levels = torch.full((2 * n,), aug_t)
+            low_res = torch.cat([self.augment(cond["low_res_clean"], levels[:n])] * 2)
+        denoise = guided(
+            lambda x, t, txt: module(x, t, txt, reference, low_res, levels), text_c, text_u,
+            self.options.sample_guidance,
+        )  # fmt: skip
+        latents = sample(
+            denoise, tuple(cond["x0"].shape), self.scheduler.config, self.options.sample_steps,
+            torch.Generator().manual_seed(step),
+        )  # fmt: skip
+        b, c, f, h, w = latents.shape
+        frames = self.vae.decode(
+            latents.transpose(1, 2).reshape(b * f, c, h, w) / self.vae.config.scaling_factor
+        )
+        frames = frames.sample.reshape(b, f, 3, self.side, self.side)
+        truth = F.interpolate(clips.flatten(0, 1), size=(self.side,) * 2, mode="bilinear", antialias=True)
+        truth = truth.reshape(b, f, 3, self.side, self.side)
+        rows = [to_uint8(x) for pair in zip(truth, frames, strict=True) for x in pair]
+        paths = [write_sheet(rows, folder / f"{self.name}_{step:06d}.png", scale=128 // self.side)]
+        paths.append(write_mp4(to_uint8(frames[0]), folder / f"{self.name}_{step:06d}.mp4", fps=4))
+        return paths
+
+
+class UpsamplerStage(Stage):
+    name = "upsampler"
+
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+        super().__init__(components, config, options)
+        self.module: FlowTemporalUpsampler = components["temporal_upsampler"]
+        self.module.requires_grad_(True).train()
+        # Kept frames are 2 or 4 source frames apart: the gaps of the pipeline's two doublings (5 -> 9 -> 17).
+        self.clip = ClipSpec(num_frames=5, size=self.height, frame_strides=(1, 2))
+
+    def predict(self, module: nn.Module, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted and true dropped latent frames, each (B, C, F//2, h, w)."""
+        with torch.no_grad():
+            latents = encode_video(self.vae, video, self.height, self.height)  # (B, C, F, h, w)
+        upsampled = module(latents[:, :, ::2])
+        return upsampled[:, :, 1::2], latents[:, :, 1::2]
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        pred, target = self.predict(self.module, batch["video"])
+        loss = F.mse_loss(pred, target)
+        if self.options.pixel_weight > 0:
+            b, c, f, h, w = pred.shape
+            decoded = self.vae.decode(
+                pred.transpose(1, 2).reshape(b * f, c, h, w) / self.vae.config.scaling_factor
+            )
+            truth = batch["video"][:, 1::2].flatten(0, 1)
+            loss = loss + self.options.pixel_weight * F.l1_loss(decoded.sample, truth)
+        return loss
+
+    @torch.no_grad()
+    def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
+        clips = world_clips(SAMPLE_PROMPTS, self.height, 5, 2, seed=step)
+        pred, _ = self.predict(module, clips)
+        b, c, f, h, w = pred.shape
+        decoded = self.vae.decode(
+            pred.transpose(1, 2).reshape(b * f, c, h, w) / self.vae.config.scaling_factor
+        )
+        decoded = decoded.sample.reshape(b, f, 3, self.height, self.height)
+        rows = [to_uint8(x) for pair in zip(clips[:, 1::2], decoded, strict=True) for x in pair]
+        return [write_sheet(rows, folder / f"upsampler_{step:06d}.png")]
+
+
+class DecoderStage(Stage):
+    name = "decoder"
+
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+        super().__init__(components, config, options)
+        self.module: VideoDecoder = components["video_decoder"]
+        self.module.requires_grad_(False).train()
+        params = self.module.parameters() if options.decoder_all else self.module.temporal_parameters()
+        for p in params:
+            p.requires_grad_(True)
+        self.clip = ClipSpec(num_frames=8, size=self.height, frame_strides=(1, 2))
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        video = batch["video"]  # (B, F, 3, H, W)
+        with torch.no_grad():
+            latents = encode_video(self.vae, video, self.height, self.height)
+        decoded = self.module(latents).transpose(1, 2)  # (B, F, 3, H, W)
+        # Beside per-pixel error, match frame-to-frame differences: that is what flicker breaks.
+        temporal = F.l1_loss(decoded.diff(dim=1), video.diff(dim=1))
+        return F.l1_loss(decoded, video) + F.mse_loss(decoded, video) + temporal
+
+    @torch.no_grad()
+    def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
+        clips = world_clips(SAMPLE_PROMPTS, self.height, 8, 1, seed=step)
+        decoded = module(encode_video(self.vae, clips, self.height, self.height)).transpose(1, 2)
+        rows = [to_uint8(x) for pair in zip(clips, decoded, strict=True) for x in pair]
+        return [write_sheet(rows, folder / f"decoder_{step:06d}.png")]
+
+
+def build_stage(
+    name: str, components: dict[str, Any], config: dict[str, Any], options: StageOptions
+) -> Stage:
+    """The stage called ``name`` (one of ``models.train.components.STAGES``)."""
+    if name == "vae":
+        return VaeStage(components, config, options)
+    if name == "reference":
+        return ReferenceStage(components, config, options)
+    if name in ("base", "sr"):
+        return CascadeStage(components, config, options, low_res=name == "sr")
+    if name == "upsampler":
+        return UpsamplerStage(components, config, options)
+    if name == "decoder":
+        return DecoderStage(components, config, options)
+    raise ValueError(f"unknown stage {name!r}; choose one of vae, reference, base, sr, upsampler, decoder")

@@ -1,0 +1,176 @@
+"""The training loop shared by every stage: HF accelerate (multi-GPU, mixed precision, gradient accumulation),
+EMA weights, resumable checkpoints, a CSV loss log and sample sheets every N steps.
+
+The same code runs on one CPU (the demo) and on several GPUs (``accelerate launch -m cli.main train ...``).
+Layout of a stage's folder (``WORKDIR/STAGE``)::
+
+    checkpoint.pt   model + optimizer + EMA + RNG states + data-source state + step (resume from here)
+    loss.csv        step, loss (mean over the logging window), lr, seconds since start
+    samples/        sample sheets (PNG) and videos (MP4) from the EMA weights
+    model/          the EMA weights, saved with ``save_pretrained`` when training ends
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+
+from models.train.checkpoint import load_checkpoint, save_checkpoint
+from models.train.components import MODEL_SUBDIR
+from models.train.data import ClipSource
+from models.train.ema import EMA
+from models.train.stages import Stage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    grad_accumulation: int = 1
+    ema_decay: float = 0.999
+    mixed_precision: str = "no"  # "no", "fp16", "bf16" (accelerate)
+    log_every: int = 25
+    checkpoint_every: int = 250
+    sample_every: int = 0  # 0: only at the end
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    step: int
+    last_loss: float
+    seconds: float
+    model_dir: Path
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10% of ``lr`` at ``steps``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1.0 + torch.cos(torch.tensor(progress * torch.pi)).item()))
+
+
+class Trainer:
+    """Trains one ``Stage`` from a ``ClipSource`` into ``folder``, resuming from its checkpoint if present."""
+
+    def __init__(self, stage: Stage, source: ClipSource, folder: Path, config: TrainConfig) -> None:
+        self.stage, self.source, self.folder, self.config = stage, source, Path(folder), config
+        self.accelerator = Accelerator(
+            mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accumulation
+        )
+        params = stage.trainable_parameters()
+        if not params:
+            raise ValueError(f"stage {stage.name!r} has no trainable parameters")
+        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        self.ema = EMA(stage.module, config.ema_decay)
+        self.model, self.optimizer = self.accelerator.prepare(stage.module, optimizer)
+        self.step = 0
+
+    @property
+    def unwrapped(self) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(self.model)
+
+    def _state(self) -> dict[str, object]:
+        return {
+            "step": self.step,
+            "model": self.unwrapped.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict(),
+            "source": self.source.state_dict(),
+            "config": asdict(self.config),
+        }
+
+    def resume(self) -> bool:
+        """Load ``folder/checkpoint.pt`` if it exists; True when a run was resumed."""
+        state = load_checkpoint(self.folder)
+        if state is None:
+            return False
+        self.unwrapped.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.ema.load_state_dict(state["ema"])
+        self.source.load_state_dict(state["source"])
+        self.step = int(state["step"])
+        logger.info("%s: resumed at step %d from %s", self.stage.name, self.step, self.folder)
+        return True
+
+    def save(self) -> None:
+        if self.accelerator.is_main_process:
+            save_checkpoint(self.folder, self._state())
+
+    def write_samples(self) -> None:
+        if self.accelerator.is_main_process:
+            module = self.ema.averaged_copy(self.unwrapped)
+            for path in self.stage.write_samples(module, self.folder / "samples", self.step):
+                logger.info("%s: wrote %s", self.stage.name, path)
+
+    def train(self) -> TrainResult:
+        """Run until ``config.steps`` (from wherever the checkpoint left off); save the EMA model at the end."""
+        cfg = self.config
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log_path = self.folder / "loss.csv"
+        new_log = not log_path.is_file() or self.step == 0
+        log = log_path.open("w" if new_log else "a", newline="")
+        writer = csv.writer(log)
+        if new_log:
+            writer.writerow(["step", "loss", "lr", "seconds"])
+        start, window, last_loss = time.monotonic(), [], float("nan")
+        self.model.train()
+        try:
+            while self.step < cfg.steps:
+                lr = lr_at(self.step, cfg)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                for _ in range(cfg.grad_accumulation):
+                    batch = self.source.sample(cfg.batch_size)
+                    batch["video"] = batch["video"].to(self.accelerator.device)
+                    with self.accelerator.accumulate(self.model), self.accelerator.autocast():
+                        loss = self.stage.loss(batch)
+                        self.accelerator.backward(loss)
+                        if self.accelerator.sync_gradients and cfg.grad_clip > 0:
+                            self.accelerator.clip_grad_norm_(self.stage.trainable_parameters(), cfg.grad_clip)
+                        self.optimizer.step()
+                        self.optimizer.zero_grad(set_to_none=True)
+                    window.append(loss.item())
+                self.ema.update(self.unwrapped)
+                self.step += 1
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    last_loss = sum(window) / len(window)
+                    window.clear()
+                    elapsed = time.monotonic() - start
+                    writer.writerow([self.step, f"{last_loss:.6f}", f"{lr:.3g}", f"{elapsed:.1f}"])
+                    log.flush()
+                    logger.info(
+                        "%s step %d loss %.5f lr %.2e (%.0fs)",
+                        self.stage.name,
+                        self.step,
+                        last_loss,
+                        lr,
+                        elapsed,
+                    )
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save()
+                if cfg.sample_every and self.step % cfg.sample_every == 0:
+                    self.write_samples()
+        finally:
+            log.close()
+        self.save()
+        model_dir = self.folder / MODEL_SUBDIR
+        if self.accelerator.is_main_process:
+            final = self.stage.finalize(self.ema.averaged_copy(self.unwrapped))
+            final.save_pretrained(model_dir, safe_serialization=True)
+            for path in self.stage.write_samples(final, self.folder / "samples", self.step):
+                logger.info("%s: wrote %s", self.stage.name, path)
+        return TrainResult(self.step, last_loss, time.monotonic() - start, model_dir)
