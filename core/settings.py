@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     model: str = "demo"  # "demo", a preset ("tiny") or a saved pipeline folder
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
     backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "torch"
+    engine_dir: str | None = None  # `videogen export` output: ONNX files, TensorRT engines
     warmup: bool = True  # one tiny generation at worker start, so the first job is not the slow one
 
     # Request limits (API side; the worker re-checks what the loaded model can do)

@@ -34,6 +34,15 @@ logger = logging.getLogger(__name__)
 BackendName = Literal["auto", "tensorrt", "onnxruntime", "torch"]
 BACKENDS: tuple[str, ...] = ("auto", "tensorrt", "onnxruntime", "torch")
 CHAIN = ("tensorrt", "onnxruntime", "torch")
+# The modules each pipeline stage runs (VideoGenPipeline.stages); the text encoder serves every stage but is
+# counted where it runs first.
+STAGE_MODULES = {
+    "reference": ("text_encoder", "reference_unet", "vae_decoder"),
+    "base": ("base_unet",),
+    "super_resolution": ("sr_unet",),
+    "temporal_upsampling": ("temporal_upsampler",),
+    "decode": ("video_decoder",),
+}
 
 
 @dataclass(frozen=True)
@@ -235,3 +244,11 @@ def apply_backends(
         object.__setattr__(pipe, spec.component, replacement)
         choices[name] = choice
     return choices
+
+
+def stage_backends(choices: dict[str, BackendChoice]) -> dict[str, str]:
+    """Backend per pipeline stage, e.g. ``{"base": "tensorrt", "reference": "onnxruntime+torch", ...}``."""
+    return {
+        stage: "+".join(sorted({choices[m].backend for m in modules if m in choices} or {"torch"}))
+        for stage, modules in STAGE_MODULES.items()
+    }

@@ -38,10 +38,7 @@ def resolve_device(name: str) -> str:
 
 def load_runtime(settings: Settings) -> Runtime:
     """Load ``settings.model`` on ``settings.device`` with ``settings.backend``; ``ModelLoadError`` says why not."""
-    if settings.backend not in ("torch", "auto"):
-        raise ModelLoadError(
-            f"backend {settings.backend!r} is not available in this build yet; use VIDEOGEN_BACKEND=torch"
-        )
+    from export.backends import apply_backends, stage_backends
     from models.loading import load_pipeline
 
     device = resolve_device(settings.device)
@@ -49,7 +46,8 @@ def load_runtime(settings: Settings) -> Runtime:
         pipe = load_pipeline(settings.model, device=device)
     except (ValueError, OSError) as exc:
         raise ModelLoadError(f"cannot load model {settings.model!r}: {exc}") from exc
-    backends = dict.fromkeys(PIPELINE_STAGES, "torch")
+    # Per module: TensorRT / ONNX Runtime / torch, each choice and its reason logged; never fails, falls back.
+    backends = stage_backends(apply_backends(pipe, settings.backend, settings.engine_dir))
     capabilities = Capabilities(
         model=str(settings.model),
         defaults=pipe.generation_defaults(),
