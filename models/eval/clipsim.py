@@ -75,19 +75,21 @@ class ClipScorer:
         ).pooler_output
         return F.normalize(self.model.text_projection(pooled).float(), dim=-1)
 
+    def preprocess(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 frames (N, H, W, 3) -> normalised pixel values (N, 3, S, S) for the vision tower."""
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}")
+        pixels = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+        size = (self.image_size, self.image_size)
+        pixels = F.interpolate(pixels, size=size, mode="bicubic", antialias=True).clamp(0, 1)
+        return (pixels - self.mean) / self.std
+
     @torch.no_grad()
     def image_embeddings(self, frames: np.ndarray, batch_size: int = 32) -> torch.Tensor:
         """Unit-norm image embeddings (N, D) of uint8 frames (N, H, W, 3)."""
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}")
         parts = []
         for start in range(0, len(frames), batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size]))
-            pixels = chunk.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, H, W) in [0, 1]
-            pixels = F.interpolate(
-                pixels, size=(self.image_size, self.image_size), mode="bicubic", antialias=True
-            ).clamp(0, 1)
-            pixels = ((pixels - self.mean) / self.std).to(self.device, self.model.dtype)
+            pixels = self.preprocess(frames[start : start + batch_size]).to(self.device, self.model.dtype)
             pooled = self.model.vision_model(pixel_values=pixels).pooler_output
             parts.append(F.normalize(self.model.visual_projection(pooled).float(), dim=-1))
         return torch.cat(parts)

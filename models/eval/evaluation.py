@@ -115,6 +115,13 @@ def _load_done(out_dir: Path, key: str) -> dict[tuple[str, int], tuple[SampleRec
     return done
 
 
+def _clipsim(clip: ClipScorer, text_cache: dict[str, Any], video: np.ndarray, prompt: str) -> float:
+    """CLIPSIM of one video, embedding each prompt once."""
+    if prompt not in text_cache:
+        text_cache[prompt] = clip.text_embeddings([prompt])
+    return float((clip.image_embeddings(video) @ text_cache[prompt].T).mean())
+
+
 def _set_metrics(
     videos: list[np.ndarray],
     samples: list[SampleRecord],
@@ -210,6 +217,8 @@ def evaluate(
             if (prompt, seed) in done:
                 record, video = done[(prompt, seed)]
                 record.index = index
+                if clip is not None and record.clipsim is None:  # a CLIP given only on resume
+                    record.clipsim = _clipsim(clip, text_cache, video, prompt)
             else:
                 t0 = time.perf_counter()
                 latents = generate_latents(pipe, prompt, seed, resolved)
@@ -227,9 +236,7 @@ def evaluate(
                     world=score_world_video(video, prompt).to_dict() if group != "other" else None,
                 )
                 if clip is not None:
-                    if prompt not in text_cache:
-                        text_cache[prompt] = clip.text_embeddings([prompt])
-                    record.clipsim = float((clip.image_embeddings(video) @ text_cache[prompt].T).mean())
+                    record.clipsim = _clipsim(clip, text_cache, video, prompt)
                 if out_dir is not None:
                     np.save(out_dir / VIDEOS_DIR / video_file(prompt, seed, key), video)
                     with (out_dir / SAMPLES_FILE).open("a") as f:
