@@ -32,7 +32,9 @@ def test_interpolation_ablation_on_ground_truth_clips(tiny_pipe) -> None:
 
 def test_variant_ablation_scores_every_variant_on_the_same_latents(tiny_pipe) -> None:
     prompts = ["a blue square moving down on a black background"]  # held out
-    result = variant_ablation(tiny_pipe, prompts, [0], GenerationSettings(num_frames=5, num_inference_steps=1))
+    result = variant_ablation(
+        tiny_pipe, prompts, [0], GenerationSettings(num_frames=5, num_inference_steps=1)
+    )
     assert list(result["variants"]) == [v.name for v in ABLATION_VARIANTS]
     for groups in result["variants"].values():
         assert groups["held_out"]["videos"] == 1 and "seen" not in groups
