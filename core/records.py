@@ -21,6 +21,8 @@ from core.video import VideoStatus
 JSON_FIELDS = ("params", "metadata", "error", "backends", "timings")
 INT_FIELDS = ("progress", "attempt")
 FLOAT_FIELDS = ("created_at", "started_at", "completed_at", "expires_at")
+OPTIONAL_FIELDS = ("stage", "worker", "webhook_url", "error", "backends", "timings", "metadata",
+                   "started_at", "completed_at", "expires_at")  # fmt: skip
 
 # KEYS: video hash, running set, expiry zset. ARGV: id, allowed statuses (comma list), expected attempt ('' any),
 # new status, expires_at ('' none), then field/value pairs. Returns 1 done, 0 refused, -1 no such video.
@@ -67,8 +69,9 @@ def _encode(fields: Mapping[str, Any]) -> dict[str, str]:
 
 
 def decode_record(raw: Mapping[bytes, bytes]) -> dict[str, Any]:
-    """A Redis hash (bytes) -> a record dict with JSON, int and float fields parsed, empty fields None."""
-    record: dict[str, Any] = {}
+    """A Redis hash (bytes) -> a record dict with JSON, int and float fields parsed; empty or unset optional
+    fields are None."""
+    record: dict[str, Any] = dict.fromkeys(OPTIONAL_FIELDS)
     for key, value in raw.items():
         name, text = key.decode(), value.decode()
         if text == "":

@@ -1,0 +1,24 @@
+import pytest
+
+from core.errors import ModelLoadError
+from worker.runtime import load_runtime, resolve_device
+
+
+def test_load_runtime_reports_what_the_model_can_do(make_settings):
+    runtime = load_runtime(make_settings(model="tiny", device="cpu", warmup=True))
+    caps = runtime.capabilities
+    assert caps.model == "tiny" and caps.size_multiple == 8 and caps.max_base_frames == 16
+    assert caps.defaults["width"] == 32 and runtime.device == "cpu"
+    assert set(runtime.backends.values()) == {"torch"} and "decode" in runtime.backends
+
+
+def test_a_missing_model_is_a_clear_model_error(make_settings, tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_runtime(make_settings(model=str(tmp_path / "nowhere")))
+
+
+def test_auto_device_is_cpu_without_a_gpu():
+    import torch
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cuda:1") == "cuda:1"
