@@ -43,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-noise-level", type=int, default=250, help="sr: augmentation timesteps 0..N")
     p.add_argument("--pixel-weight", type=float, default=0.0, help="upsampler: decoded-pixel loss weight")
     p.add_argument("--decoder-all", action="store_true", help="decoder: train all layers, not only temporal")
+    p.add_argument("--sr-crop", type=int, default=0, help="sr: train on random NxN latent windows (0: whole)")
     p.add_argument("--out", type=Path, default=None, help="assemble: pipeline folder to write")
     p.add_argument("--guidance", type=float, default=None, help="assemble: default guidance scale")
     p.add_argument("--inference-steps", type=int, default=None, help="assemble: default steps per stage")
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         max_noise_level=args.max_noise_level,
         pixel_weight=args.pixel_weight,
         decoder_all=args.decoder_all,
+        sr_crop=args.sr_crop,
     )
     torch.manual_seed(args.seed)
     stage = build_stage(args.stage, components, config, options)

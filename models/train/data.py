@@ -4,6 +4,8 @@ Every source is a ``ClipSource``: ``sample(batch_size)`` returns a batch dict
 
     {"video": float32 (B, F, 3, H, W) in [-1, 1], "caption": list[str] (empty strings when captionless)}
 
+plus, from a finite pool of clips, ``"keys"``: one hashable per clip, equal keys meaning equal clips.
+
 drawn with the source's own ``numpy`` generator, whose state is part of a training checkpoint (``state_dict`` /
 ``load_state_dict``), so a resumed run draws exactly the batches the interrupted run would have drawn.
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -178,7 +179,7 @@ class WorldClips:
     def sample(self, batch_size: int) -> dict[str, Any]:
         stride = int(self.rng.choice(self.spec.frame_strides))
         span = (self.spec.num_frames - 1) * stride + 1
-        videos, captions = [], []
+        videos, captions, keys = [], [], []
         for _ in range(batch_size):
             if self.pool:
                 index = int(self.rng.integers(len(self.pool)))
@@ -186,12 +187,16 @@ class WorldClips:
                 if key not in self._cache:
                     self._cache[key] = self._render(self.pool[index], stride)
                 frames, scene = self._cache[key], self.pool[index]
+                keys.append(key)
             else:
                 scene = world.sample_scene(self.rng, self.spec.size, span, held_out=self.held_out)
                 frames = self._render(scene, stride)
             videos.append(to_tensor(frames))
             captions.append(scene.caption)
-        return {"video": torch.stack(videos), "caption": captions}
+        batch: dict[str, Any] = {"video": torch.stack(videos), "caption": captions}
+        if keys:
+            batch["keys"] = keys  # the same key is the same clip: stages may cache what they derive from it
+        return batch
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state}
@@ -239,12 +244,3 @@ def write_world_folder(
             writer.writerows(rows)
     logger.info("wrote %d clips to %s", clips, out)
     return rows
-
-
-def first_frames(batch: dict[str, Any]) -> torch.Tensor:
-    """The first frame of every clip: (B, 3, H, W) in [-1, 1]."""
-    return batch["video"][:, 0]
-
-
-def caption_list(batch: dict[str, Any]) -> Sequence[str]:
-    return batch["caption"]

@@ -16,6 +16,7 @@ Every stage reads batches ``{"video": (B, F, 3, H, W) in [-1, 1], "caption": [..
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ class StageOptions:
     kl_weight: float = 1e-7  # vae: weight of the summed KL per image
     pixel_weight: float = 0.0  # upsampler: weight of the decoded-pixel loss beside the latent loss
     decoder_all: bool = False  # decoder: train every parameter, not only the temporal layers
+    sr_crop: int = 0  # sr: train on random crop x crop latent windows (0: whole frames)
     sample_steps: int = 10
     sample_guidance: float = 4.0
 
@@ -138,6 +140,7 @@ class Stage:
         self.sr_scale = int(config.get("sr_scale_factor", 2))
         self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.height = int(config.get("default_height", 64))
+        self.latent_cache: dict[Any, dict[str, torch.Tensor]] = {}
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.module.parameters() if p.requires_grad]
@@ -152,6 +155,21 @@ class Stage:
     def finalize(self, module: nn.Module) -> nn.Module:
         """The module to save once training ends (the VAE records its latent scaling here)."""
         return module
+
+    def cached(
+        self, batch: dict[str, Any], compute: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+    ) -> dict[str, torch.Tensor]:
+        """``compute(video)`` (frozen-VAE latents of a batch), memoised per clip when the source has ``keys``."""
+        keys = batch.get("keys")
+        if keys is None:
+            return compute(batch["video"])
+        missing = [i for i, k in enumerate(keys) if k not in self.latent_cache]
+        if missing:
+            fresh = compute(batch["video"][missing])
+            for j, i in enumerate(missing):
+                self.latent_cache[keys[i]] = {name: value[j] for name, value in fresh.items()}
+        names = self.latent_cache[keys[0]]
+        return {name: torch.stack([self.latent_cache[k][name] for k in keys]) for name in names}
 
     def captions(self, batch: dict[str, Any]) -> list[str]:
         """Captions with ``text_dropout`` of them blanked, drawn from torch's (checkpointed) RNG."""
@@ -201,9 +219,12 @@ class ReferenceStage(Stage):
         self.module: UNet2DConditionModel = components["reference_unet"]
         self.module.requires_grad_(True).train()
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+    def latents(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            x0 = encode_images(self.vae, batch["video"][:, 0], self.height, self.height)  # (B, C, h, w)
+            return {"x0": encode_images(self.vae, video[:, 0], self.height, self.height)}  # (B, C, h, w)
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        x0 = self.cached(batch, self.latents)["x0"]
         text = self.text(self.captions(batch))
         return diffusion_loss(
             lambda x, t: self.module(x, t, text).sample, x0, self.scheduler, self.options.snr_gamma
@@ -247,6 +268,19 @@ class CascadeStage(Stage):
         self.clip = ClipSpec(num_frames=self.base_frames, size=self.height, frame_strides=(self.stride,))
         self.side = self.height if low_res else self.height // self.sr_scale  # pixels this stage works at
 
+    def crop(self, cond: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A random ``crop`` x ``crop`` latent window, the same for every clip and tensor of the batch.
+
+        Super-resolution is local, and every input is pixel-aligned, so it trains on windows (4x cheaper at
+        half the side) and runs fully convolutionally on whole frames.
+        """
+        size = self.options.sr_crop
+        side = cond["x0"].shape[-1]
+        if not size or size >= side:
+            return cond
+        top, left = (int(v) for v in torch.randint(0, side - size + 1, (2,)))
+        return {k: v[..., top : top + size, left : left + size] for k, v in cond.items()}
+
     def conditioning(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
         """x0 latents (B, C, F, h, w) and the conditioning tensors for a batch of clips (B, F, 3, H, W)."""
         with torch.no_grad():
@@ -272,7 +306,9 @@ class CascadeStage(Stage):
         )
 
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        cond = self.conditioning(batch["video"])
+        cond = self.cached(batch, self.conditioning)
+        if self.low_res:
+            cond = self.crop(cond)
         text = self.text(self.captions(batch))
         low_res = levels = None
         if self.low_res:
@@ -326,15 +362,17 @@ class UpsamplerStage(Stage):
         # Kept frames are 2 or 4 source frames apart: the gaps of the pipeline's two doublings (5 -> 9 -> 17).
         self.clip = ClipSpec(num_frames=5, size=self.height, frame_strides=(1, 2))
 
-    def predict(self, module: nn.Module, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predicted and true dropped latent frames, each (B, C, F//2, h, w)."""
+    def latents(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            latents = encode_video(self.vae, video, self.height, self.height)  # (B, C, F, h, w)
+            return {"latents": encode_video(self.vae, video, self.height, self.height)}  # (B, C, F, h, w)
+
+    def predict(self, module: nn.Module, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted and true dropped latent frames, each (B, C, F//2, h, w), from (B, C, F, h, w)."""
         upsampled = module(latents[:, :, ::2])
         return upsampled[:, :, 1::2], latents[:, :, 1::2]
 
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        pred, target = self.predict(self.module, batch["video"])
+        pred, target = self.predict(self.module, self.cached(batch, self.latents)["latents"])
         loss = F.mse_loss(pred, target)
         if self.options.pixel_weight > 0:
             b, c, f, h, w = pred.shape
@@ -348,7 +386,7 @@ class UpsamplerStage(Stage):
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
         clips = world_clips(SAMPLE_PROMPTS, self.height, 5, 2, seed=step)
-        pred, _ = self.predict(module, clips)
+        pred, _ = self.predict(module, self.latents(clips)["latents"])
         b, c, f, h, w = pred.shape
         decoded = self.vae.decode(
             pred.transpose(1, 2).reshape(b * f, c, h, w) / self.vae.config.scaling_factor

@@ -7,7 +7,7 @@ Layout of a stage's folder (``WORKDIR/STAGE``)::
     checkpoint.pt   model + optimizer + EMA + RNG states + data-source state + step (resume from here)
     loss.csv        step, loss (mean over the logging window), lr, seconds since start
     samples/        sample sheets (PNG) and videos (MP4) from the EMA weights
-    model/          the EMA weights, saved with ``save_pretrained`` when training ends
+    model/          the EMA weights as of the last checkpoint, saved with ``save_pretrained``
 """
 
 from __future__ import annotations
@@ -107,8 +107,11 @@ class Trainer:
         return True
 
     def save(self) -> None:
+        """Checkpoint, and export the EMA weights to ``model/`` so a run in progress can be assembled."""
         if self.accelerator.is_main_process:
             save_checkpoint(self.folder, self._state())
+            final = self.stage.finalize(self.ema.averaged_copy(self.unwrapped))
+            final.save_pretrained(self.folder / MODEL_SUBDIR, safe_serialization=True)
 
     def write_samples(self) -> None:
         if self.accelerator.is_main_process:
@@ -167,10 +170,5 @@ class Trainer:
         finally:
             log.close()
         self.save()
-        model_dir = self.folder / MODEL_SUBDIR
-        if self.accelerator.is_main_process:
-            final = self.stage.finalize(self.ema.averaged_copy(self.unwrapped))
-            final.save_pretrained(model_dir, safe_serialization=True)
-            for path in self.stage.write_samples(final, self.folder / "samples", self.step):
-                logger.info("%s: wrote %s", self.stage.name, path)
-        return TrainResult(self.step, last_loss, time.monotonic() - start, model_dir)
+        self.write_samples()
+        return TrainResult(self.step, last_loss, time.monotonic() - start, self.folder / MODEL_SUBDIR)
