@@ -1,0 +1,52 @@
+#!/bin/sh
+# Entrypoint of the worker image: prepare the accelerated engines this worker will use, then become
+# `videogen worker` (extra arguments go to it, e.g. --log-level debug).
+#
+# Engines are exported (ONNX) and built (TensorRT) on the first start and kept on the engine volume
+# (VIDEOGEN_ENGINE_DIR); later starts find them current (same weights, GPU model, TensorRT version and precision)
+# and skip the work. Workers sharing the volume take turns through a lock file.
+#
+#   WORKER_ENGINES=auto       (default) TensorRT engines where TensorRT and a GPU are present, else ONNX files;
+#                             nothing when VIDEOGEN_BACKEND=torch or VIDEOGEN_ENGINE_DIR is empty
+#   WORKER_ENGINES=tensorrt   that format; a failure stops the container
+#   WORKER_ENGINES=onnx       that format; a failure stops the container
+#   WORKER_ENGINES=off        prepare nothing; the worker uses what the engine folder holds
+set -eu
+
+log() { printf '%s worker-entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+
+mode="${WORKER_ENGINES:-auto}"
+backend="${VIDEOGEN_BACKEND:-torch}"
+engine_dir="${VIDEOGEN_ENGINE_DIR:-}"
+model="${VIDEOGEN_MODEL:-demo}"
+
+case "$mode" in
+  auto | tensorrt | onnx | off) ;;
+  *) log "WORKER_ENGINES=$mode: expected auto, tensorrt, onnx or off"; exit 2 ;;
+esac
+
+if [ "$mode" = off ] || [ -z "$engine_dir" ] || { [ "$mode" = auto ] && [ "$backend" = torch ]; }; then
+  log "no engines to prepare (WORKER_ENGINES=$mode, VIDEOGEN_BACKEND=$backend, VIDEOGEN_ENGINE_DIR=$engine_dir)"
+else
+  format="$mode"
+  if [ "$format" = auto ]; then
+    format=onnx
+    if [ "$backend" != onnxruntime ] \
+      && python -c 'import tensorrt, torch; raise SystemExit(not torch.cuda.is_available())' 2>/dev/null; then
+      format=tensorrt
+    fi
+  fi
+  mkdir -p "$engine_dir"
+  log "preparing $format engines of model $model in $engine_dir (built once, then reused)"
+  started=$(date +%s)
+  if flock "$engine_dir/.prepare.lock" videogen export --model "$model" --out "$engine_dir" --format "$format"; then
+    log "engines ready after $(($(date +%s) - started))s"
+  elif [ "$mode" = auto ]; then
+    log "engine preparation failed; the worker falls back per module to what runs (its log names each choice)"
+  else
+    log "engine preparation failed (WORKER_ENGINES=$mode)"
+    exit 1
+  fi
+fi
+
+exec videogen worker "$@"
