@@ -23,6 +23,12 @@ def tiny_pipeline():
 SERVICE_REDIS_URL = os.environ.get("VIDEOGEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+@pytest.fixture(scope="session")
+def service_redis_url():
+    """The test Redis DB URL, for session-scoped fixtures (processes that outlive one test)."""
+    return SERVICE_REDIS_URL
+
+
 @pytest.fixture
 def redis_url():
     """The URL of the test Redis DB, empty before and after the test."""

@@ -57,8 +57,12 @@ def _loaded() -> tuple[Context, Runtime]:
 
 def generate_video(video_id: str, attempt: int) -> str:
     """Run attempt ``attempt`` of ``video_id``; returns the outcome (completed, failed, cancelled, skipped)."""
+    from rq import get_current_job
+
     ctx, runtime = _loaded()
-    return VideoJob(ctx, runtime, video_id, attempt, _process.get("presence")).run()
+    rq_job = get_current_job()
+    timeout_s = int(rq_job.timeout) if rq_job is not None and rq_job.timeout else ctx.settings.job_timeout_s
+    return VideoJob(ctx, runtime, video_id, attempt, _process.get("presence"), timeout_s).run()
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -99,9 +103,16 @@ class VideoJob:
     """One attempt of one video."""
 
     def __init__(
-        self, ctx: Context, runtime: Runtime, video_id: str, attempt: int, presence: WorkerPresence | None
+        self,
+        ctx: Context,
+        runtime: Runtime,
+        video_id: str,
+        attempt: int,
+        presence: WorkerPresence | None,
+        timeout_s: int | None = None,
     ) -> None:
         self.ctx = ctx
+        self.timeout_s = timeout_s if timeout_s is not None else ctx.settings.job_timeout_s
         self.runtime = runtime
         self.video_id = video_id
         self.attempt = attempt
@@ -122,7 +133,7 @@ class VideoJob:
         except JobCancelledError as exc:
             return self._stopped(exc)
         except Exception as exc:
-            error = classify(exc, self.ctx.settings.job_timeout_s)
+            error = classify(exc, self.timeout_s)
             log = logger.exception if error.code == "internal_error" else logger.warning
             log("video %s attempt %d failed: %s: %s", self.video_id, self.attempt, error.code, error)
             return self._fail(error)

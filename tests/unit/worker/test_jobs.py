@@ -91,10 +91,10 @@ def test_out_of_memory_fails_that_job_and_the_next_one_runs(ctx, runtime, queue_
 def test_rq_timeout_fails_the_job_with_timeout(ctx, runtime, queue_video):
     vid = queue_video(num_inference_steps=200, num_frames=8)
     with UnixSignalDeathPenalty(1, JobTimeoutException, job_id=vid):
-        outcome = VideoJob(ctx, runtime, vid, 1, None).run()
+        outcome = VideoJob(ctx, runtime, vid, 1, None, timeout_s=1).run()
     assert outcome == "failed"
     error = ctx.records.get(vid)["error"]
-    assert error["code"] == "timeout" and "600 s" in error["message"]
+    assert error["code"] == "timeout" and "1 s" in error["message"]
 
 
 def test_storage_failure_fails_with_storage_error_after_retries(ctx, runtime, queue_video, tmp_path):

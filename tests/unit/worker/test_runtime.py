@@ -5,7 +5,7 @@ from worker.runtime import load_runtime, resolve_device
 
 
 def test_load_runtime_reports_what_the_model_can_do(make_settings):
-    runtime = load_runtime(make_settings(model="tiny", device="cpu", warmup=True))
+    runtime = load_runtime(make_settings(model="tiny", device="cpu"))
     caps = runtime.capabilities
     assert caps.model == "tiny" and caps.size_multiple == 8 and caps.max_base_frames == 16
     assert caps.defaults["width"] == 32 and runtime.device == "cpu"
