@@ -30,8 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=None, help="denoising steps per stage (default: the model's)")
     p.add_argument("--skip", nargs="*", default=[], choices=("variants", "interpolation", "reference"))
     p.add_argument("--out", type=Path, default=Path("eval/ablations"))
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a busy machine)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+    import torch
 
     from cli.eval import parse_seeds
     from models.eval import ablations
@@ -39,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     from models.eval.prompts import world_prompts
     from models.loading import load_pipeline
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     seeds = parse_seeds(args.seeds)
     prompts = world_prompts(seen=args.seen)
     settings = GenerationSettings(num_inference_steps=args.steps)

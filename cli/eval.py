@@ -77,6 +77,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--save-videos", action="store_true", help="also write every video as MP4 under OUT/mp4")
     p.add_argument("--resume", action="store_true", help="reuse finished samples of an earlier run in OUT")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 on a busy machine)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no per-video progress lines")
     p.set_defaults(run=run)
 
@@ -96,6 +99,7 @@ def command_line(args: argparse.Namespace) -> str:
         ("--clip", args.clip),
         ("--fvd-model", args.fvd_model),
         ("--is-model", args.is_model),
+        ("--threads", args.threads),
     ):
         if value is not None:
             parts += [flag, str(value)]
@@ -116,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
+    import torch
+
     from core.media import write_mp4
     from models.eval.clipsim import ClipScorer
     from models.eval.evaluation import SampleRecord, evaluate
@@ -125,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     from models.eval.report import write_report
     from models.loading import load_pipeline
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     prompts = world_prompts(seen=args.seen) if args.world else read_prompts(args.prompts)
     model_name = Path(str(args.model)).name or str(args.model)
     out_dir = args.out if args.out is not None else Path("eval") / model_name
