@@ -37,7 +37,9 @@ def check_worker(settings: Settings, prefix: str) -> tuple[bool, str]:
     import redis
 
     pattern = Keys(settings.key_prefix).worker(f"{prefix}*")
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S)
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
+    )
     try:
         names = [key.decode() for key in client.scan_iter(match=pattern, count=1000)]
     except redis.RedisError as exc:
@@ -50,11 +52,11 @@ def check_worker(settings: Settings, prefix: str) -> tuple[bool, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("role", choices=("api", "worker"))
-    parser.add_argument(
-        "--worker-prefix", default=None, help="worker name prefix (default: '<hostname>.')"
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("role", choices=("api", "worker"))
+    parser.add_argument("--worker-prefix", default=None, help="worker name prefix (default: '<hostname>.')")
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.role == "api":
