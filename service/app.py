@@ -21,7 +21,7 @@ from core.storage import Storage
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimit
 from service.metrics import JobCollector, RequestMetrics
-from service.routes import content, system, videos
+from service.routes import content, playground, system, videos
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def create_app(
     app.include_router(videos.router)
     app.include_router(content.router)
     app.include_router(system.router)
+    app.include_router(playground.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, registry=registry)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
