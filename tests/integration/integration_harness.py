@@ -23,13 +23,13 @@ from service.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"integration-tests-secret-0123456").decode()
-WORKER_START_TIMEOUT_S = 240.0  # importing torch and building the model on 2 busy cores
+WORKER_START_TIMEOUT_S = 420.0  # importing torch and building the model on 2 busy cores can take minutes
 
 # Every integration API and worker shares these (a test overrides what it needs).
 BASE = {
     "model": "tiny",
     "auth_enabled": False,
-    "heartbeat_ttl_s": 3.0,
+    "heartbeat_ttl_s": 5.0,
     "maintenance_interval_s": 0.5,
     "progress_interval_s": 0.0,
     "webhook_secret": WEBHOOK_SECRET,
@@ -148,3 +148,24 @@ class WebhookReceiver:
         while len(self.received) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         return self.received
+
+
+class MotoEndpoint:
+    """moto's S3 server on a fixed loopback port; ``stop()``/``start()`` simulate an outage (objects survive:
+    moto keeps them in this process)."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server_class = ThreadedMotoServer
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.server.start()
+        host, self.port = self.server.get_host_and_port()
+        self.url = f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server = self._server_class(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()

@@ -35,8 +35,16 @@ API_KEY = "playground-test-key"
 STAGE_LABELS = {"reference": "Reference", "base": "Base", "super_resolution": "Super resolution",
                 "temporal_upsampling": "Temporal upsampling", "decode": "Decode", "encode": "Encode",
                 "upload": "Upload"}  # fmt: skip
-# Quick enough for CI, slow enough (two 12-step stages) for a 0.4 s poll to see the stages change.
-WATCHED = {"size": "32x32", "length": "8", "steps": "12", "upsampling": "1", "seed": "4242"}
+# Quick enough for CI, slow enough (two 20-step stages) for a 0.4 s poll to see the stages change.
+WATCHED = {"size": "32x32", "length": "8", "steps": "20", "upsampling": "1", "seed": "4242"}
+SLOW = {
+    "size": "64x64",
+    "length": "16",
+    "steps": "100",
+    "upsampling": "1",
+    "seed": "7",
+}  # minutes, not seconds
+QUICK = {"size": "32x32", "length": "4", "steps": "2", "upsampling": "1", "seed": "99"}
 
 
 class LiveServer:
@@ -167,7 +175,7 @@ def wait_for_another_video(page, video_id: str) -> str:
     return page.evaluate("() => document.getElementById('result').dataset.videoId")
 
 
-def test_generate_watch_play_same_again_and_history(browser, page, serve):
+def test_submit_watch_the_stages_and_play(page, serve):
     url, client = serve()
     open_playground(page, url)
 
@@ -200,7 +208,7 @@ def test_generate_watch_play_same_again_and_history(browser, page, serve):
     assert page.locator("#params dt:text-is('Video id') + dd").inner_text() == first_id
     first = client.get(f"/videos/{first_id}").json()
     assert first["status"] == "completed" and first["params"]["seed"] == 4242
-    assert first["params"]["num_inference_steps"] == 12 and first["params"]["size"] == "32x32"
+    assert first["params"]["num_inference_steps"] == 20 and first["params"]["size"] == "32x32"
 
     video = page.evaluate(
         """() => { const v = document.getElementById('video');
@@ -217,14 +225,24 @@ def test_generate_watch_play_same_again_and_history(browser, page, serve):
     assert page.locator("#cancel").is_hidden()
     assert shot.stat().st_size > 10_000
 
+
+def test_same_again_history_and_edit_in_form(page, serve):
+    url, client = serve()
+    open_playground(page, url)
+    fill_form(page, "a yellow ball bouncing", QUICK)
+    page.fill("#negative_prompt", "blur")
+    page.press("#prompt", "Enter")
+    first_id = wait_for_playing(page, width=32)
+    first = client.get(f"/videos/{first_id}").json()
+
     # "Same again": the same parameters and seed, so the same frames.
     page.click("#again")
     second_id = wait_for_another_video(page, first_id)
     wait_for_playing(page, width=32, video_id=second_id)
     second = client.get(f"/videos/{second_id}").json()
-    assert second_id != first_id and second["params"] == first["params"]
+    assert second["params"] == first["params"] and second["params"]["negative_prompt"] == "blur"
     frames = [read_video(client.get(f"/videos/{v}/content").content) for v in (first_id, second_id)]
-    assert frames[0].shape == (8, 32, 32, 3) and np.array_equal(frames[0], frames[1])
+    assert frames[0].shape == (4, 32, 32, 3) and np.array_equal(frames[0], frames[1])
 
     # The history strip: newest first, with thumbnails, and clickable.
     items = page.locator("#history button[data-id]")
@@ -239,29 +257,51 @@ def test_generate_watch_play_same_again_and_history(browser, page, serve):
     assert page.evaluate("() => location.hash") == f"#{first_id}"
     assert items.nth(1).get_attribute("aria-current") is not None
 
+    # "Edit in form" puts the effective parameters back into the form, the seed included.
+    page.fill("#prompt", "")
+    page.fill("#seed", "")
+    page.click("#edit")
+    assert page.input_value("#prompt") == "a yellow ball bouncing" and page.input_value("#seed") == "99"
+    assert page.input_value("#length") == "4" and page.input_value("#num_inference_steps") == "2"
+    assert page.evaluate("() => document.activeElement.id") == "prompt"
 
-def test_cancel_a_running_video(page, serve):
+
+def test_queue_position_and_cancel_queued_and_running(page, serve):
     url, client = serve()
     open_playground(page, url)
-    fill_form(page, "a slow blue square", {"size": "64x64", "length": "16", "steps": "100", "upsampling": "1",
-                                           "seed": "7"})  # fmt: skip
+    fill_form(page, "a slow blue square", SLOW)
     page.click("#submit")
     page.wait_for_function(
         "() => document.getElementById('result').dataset.status === 'in_progress'", timeout=JOB_TIMEOUT_MS
     )
-    video_id = page.evaluate("() => location.hash.slice(1)")
+    running_id = page.evaluate("() => document.getElementById('result').dataset.videoId")
+
+    # A second video waits behind the first: its queue position is shown, and it can be cancelled.
+    page.fill("#seed", "8")
+    page.click("#submit")
+    queued_id = wait_for_another_video(page, running_id)
+    assert page.locator("#stage-label").inner_text() == "Queued: position 1"
+    assert page.locator("#status-line").inner_text() == "Next in line."
+    screenshot(page, "queued")
+    page.click("#cancel")
+    page.locator("#status-badge", has_text="Cancelled").wait_for()
+    assert client.get(f"/videos/{queued_id}").json()["status"] == "cancelled"
+
+    # Back to the running one through the history strip, and cancel it too.
+    page.locator(f"#history button[data-id='{running_id}']").click()
+    page.wait_for_function("(id) => document.getElementById('result').dataset.videoId === id", arg=running_id)
+    assert page.locator("#status-badge").inner_text().lower() == "running"
     page.click("#cancel")
     page.locator("#status-badge", has_text="Cancelled").wait_for()
     assert page.locator("#cancel").is_hidden() and page.locator("#media").is_hidden()
-    assert client.get(f"/videos/{video_id}").json()["status"] == "cancelled"
-    screenshot(page, "cancelled")
+    running = client.get(f"/videos/{running_id}").json()
+    assert running["status"] == "cancelled" and running["progress"] < 90
 
 
 def test_failed_job_and_rate_limit_are_shown_with_their_codes(page, serve, shared_values, redis_url):
     url, client = serve(job_timeout_s=1, rate_limit_per_minute=1)
     open_playground(page, url)
-    fill_form(page, "too slow for a one second limit", {"size": "64x64", "length": "16", "steps": "100",
-                                                       "upsampling": "1", "seed": "3"})  # fmt: skip
+    fill_form(page, "too slow for a one second limit", SLOW)
     page.click("#submit")
     error = page.locator("#job-error")
     error.wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
@@ -300,8 +340,7 @@ def test_api_key_is_asked_for_kept_and_used_for_media(browser, serve):
         dialog.wait_for(state="hidden")
         assert page.evaluate("() => localStorage.getItem('videogen.apiKey')") == API_KEY
 
-        fill_form(page, "a green ball moving left", {"size": "32x32", "length": "4", "steps": "2",
-                                                     "upsampling": "1", "seed": "5"})  # fmt: skip
+        fill_form(page, "a green ball moving left", {**QUICK, "seed": "5"})
         page.press("#prompt", "Enter")
         wait_for_playing(page, width=32)
         # with auth on the media is fetched with the key and played from a blob
