@@ -21,6 +21,7 @@ CHECK_TITLES = {
     "attributes": "colour+shape+direction",
     "all": "all four",
 }
+MAX_MISSES_LISTED = 40
 GROUP_TITLES = {
     "held_out": "held-out combinations",
     "seen": "seen combinations",
@@ -144,6 +145,21 @@ def to_markdown(report: dict[str, Any], command: str | None = None) -> str:
             + " | ".join(cells)
             + f" | {_fmt(p['warping_error'])} | {_fmt(p['frame_difference'])} |"
         )
+    misses = [x for x in report["samples"] if x["world"] is not None and not x["world"]["all"]]
+    if misses:
+        lines += [
+            "",
+            f"Videos with a wrong attribute ({len(misses)}; what the pixels showed):",
+            "",
+            "| prompt | seed | read colour | read shape | read direction | read background |",
+            "|---|---|---|---|---|---|",
+        ]
+        for x in misses[:MAX_MISSES_LISTED]:
+            r, w = x["world"]["reading"], x["world"]
+            cells = [r[k] if w[k] else f"**{r[k]}**" for k in ("colour", "shape", "direction", "background")]
+            lines.append(f"| {x['prompt']} | {x['seed']} | " + " | ".join(cells) + " |")
+        if len(misses) > MAX_MISSES_LISTED:
+            lines.append(f"| ... {len(misses) - MAX_MISSES_LISTED} more in report.json | | | | | |")
     return "\n".join(lines) + "\n"
 
 
