@@ -266,7 +266,37 @@ def test_same_again_history_and_edit_in_form(page, serve):
     assert page.evaluate("() => document.activeElement.id") == "prompt"
 
 
-def test_queue_position_and_cancel_queued_and_running(page, serve):
+def test_queue_position_and_cancel_while_queued(page, serve):
+    # A queue no worker serves (the workers' model is still what /options reports): jobs wait there.
+    url, client = serve(queue_name="playground-idle")
+    open_playground(page, url)
+    fill_form(page, "a slow blue square", SLOW)
+    page.click("#submit")
+    page.locator("#status-badge", has_text="Queued").wait_for()
+    first_id = page.evaluate("() => document.getElementById('result').dataset.videoId")
+    assert page.locator("#stage-label").inner_text() == "Queued: position 1"
+    assert page.locator("#status-line").inner_text() == "Next in line."
+    page.fill("#seed", "8")
+    page.click("#submit")
+    second_id = wait_for_another_video(page, first_id)
+    assert page.locator("#stage-label").inner_text() == "Queued: position 2"
+    assert page.locator("#status-line").inner_text() == "Waiting in the queue, 1 video ahead."
+    screenshot(page, "queued")
+
+    page.click("#cancel")
+    page.locator("#status-badge", has_text="Cancelled").wait_for()
+    assert client.get(f"/videos/{second_id}").json()["status"] == "cancelled"
+    # the first one, through the history strip: still next in line, and cancelled the same way
+    page.locator(f"#history button[data-id='{first_id}']").click()
+    page.wait_for_function("(id) => document.getElementById('result').dataset.videoId === id", arg=first_id)
+    assert page.locator("#stage-label").inner_text() == "Queued: position 1"
+    page.click("#cancel")
+    page.locator("#status-badge", has_text="Cancelled").wait_for()
+    assert page.locator("#cancel").is_hidden()
+    assert client.get(f"/videos/{first_id}").json()["status"] == "cancelled"
+
+
+def test_cancel_a_running_video(page, serve):
     url, client = serve()
     open_playground(page, url)
     fill_form(page, "a slow blue square", SLOW)
@@ -274,28 +304,14 @@ def test_queue_position_and_cancel_queued_and_running(page, serve):
     page.wait_for_function(
         "() => document.getElementById('result').dataset.status === 'in_progress'", timeout=JOB_TIMEOUT_MS
     )
-    running_id = page.evaluate("() => document.getElementById('result').dataset.videoId")
-
-    # A second video waits behind the first: its queue position is shown, and it can be cancelled.
-    page.fill("#seed", "8")
-    page.click("#submit")
-    queued_id = wait_for_another_video(page, running_id)
-    assert page.locator("#stage-label").inner_text() == "Queued: position 1"
-    assert page.locator("#status-line").inner_text() == "Next in line."
-    screenshot(page, "queued")
-    page.click("#cancel")
-    page.locator("#status-badge", has_text="Cancelled").wait_for()
-    assert client.get(f"/videos/{queued_id}").json()["status"] == "cancelled"
-
-    # Back to the running one through the history strip, and cancel it too.
-    page.locator(f"#history button[data-id='{running_id}']").click()
-    page.wait_for_function("(id) => document.getElementById('result').dataset.videoId === id", arg=running_id)
-    assert page.locator("#status-badge").inner_text().lower() == "running"
+    video_id = page.evaluate("() => document.getElementById('result').dataset.videoId")
+    page.locator("#stages li[aria-current='step']").wait_for()
     page.click("#cancel")
     page.locator("#status-badge", has_text="Cancelled").wait_for()
     assert page.locator("#cancel").is_hidden() and page.locator("#media").is_hidden()
-    running = client.get(f"/videos/{running_id}").json()
-    assert running["status"] == "cancelled" and running["progress"] < 90
+    video = client.get(f"/videos/{video_id}").json()
+    assert video["status"] == "cancelled" and video["progress"] < 90
+    screenshot(page, "cancelled")
 
 
 def test_failed_job_and_rate_limit_are_shown_with_their_codes(page, serve, shared_values, redis_url):
