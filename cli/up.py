@@ -57,7 +57,7 @@ def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     binary = redis_server_binary()
     cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder.resolve()),
            "--appendonly", "yes", "--save", ""]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
     _wait_for_redis(url, proc)
     logger.info("started %s on port %d (data in %s)", Path(binary).name, port, folder)
@@ -94,49 +94,60 @@ def run(args: argparse.Namespace) -> int:
         logger.warning("no VIDEOGEN_API_KEYS: auth is off, for local use only")
     host = args.host or env.get("VIDEOGEN_HOST", "127.0.0.1")
     port = str(args.port or env.get("VIDEOGEN_PORT", "8000"))
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    supervisor = Supervisor()
     try:
         if not (env.get("REDIS_URL") or env.get("VIDEOGEN_REDIS_URL")):
             redis_proc, env["REDIS_URL"] = start_redis(data_dir)
-            children.append(("redis", redis_proc))
+            supervisor.children.append(("redis", redis_proc))
         cli = [sys.executable, "-m", "cli.main"]
-        children.append(("worker", subprocess.Popen([*cli, "worker"], env=env)))
-        children.append(("api", subprocess.Popen([*cli, "serve", "--host", host, "--port", port], env=env)))
-        logger.info(
-            "videogen is starting at http://%s:%s (API docs: /docs); Ctrl-C stops everything", host, port
-        )
-        return _supervise(children)
+        supervisor.start("worker", [*cli, "worker"], env)
+        supervisor.start("api", [*cli, "serve", "--host", host, "--port", port], env)
+        logger.info("videogen is starting at http://%s:%s (API docs: /docs); Ctrl-C stops it", host, port)
+        return supervisor.wait()
     finally:
-        _stop(children)
+        supervisor.stop()
 
 
-def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
-    """Wait until a child exits or we are told to stop; returns 0 for a requested stop, 1 otherwise."""
-    stopping = False
+class Supervisor:
+    """Children in their own sessions, so a Ctrl-C reaches only us and we stop them in order: the API, then the
+    worker (it finishes its job, up to ``WORKER_GRACE_S``; a second Ctrl-C cuts that short, and a job cut off
+    is requeued by the lost-job sweep the next time the service runs), then Redis (which persists its data)."""
 
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+    WORKER_GRACE_S = 60.0
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    while not stopping:
-        for name, proc in children:
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.signals = 0
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.signals += 1
+        if self.signals > 1:
+            logger.warning("stopping now")
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
+        self.children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
+
+    def wait(self) -> int:
+        """Until a child exits (1) or we are asked to stop (0)."""
+        while not self.signals:
+            for name, proc in self.children:
+                if proc.poll() is not None:
+                    logger.error("%s exited with code %s; stopping the rest", name, proc.returncode)
+                    return 1
+            time.sleep(0.2)
+        return 0
+
+    def stop(self) -> None:
+        for name, proc in reversed(self.children):
             if proc.poll() is not None:
-                logger.error("%s exited with code %s; stopping the rest", name, proc.returncode)
-                return 1
-        time.sleep(0.5)
-    return 0
-
-
-def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    """Stop the API first, then the worker (it finishes its job), then Redis."""
-    for name, proc in reversed(children):
-        if proc.poll() is None:
+                continue
             proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30 if name == "worker" else 10)
-            except subprocess.TimeoutExpired:
-                logger.warning("%s did not stop; killing it", name)
+            deadline = time.monotonic() + (self.WORKER_GRACE_S if name == "worker" else 10.0)
+            while proc.poll() is None and time.monotonic() < deadline and self.signals < 2:
+                time.sleep(0.1)
+            if proc.poll() is None:
+                logger.warning("%s did not stop in time; killing it", name)
                 proc.kill()
                 proc.wait()
