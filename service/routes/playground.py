@@ -15,9 +15,11 @@ router = APIRouter(tags=["playground"], include_in_schema=False)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-# The only files served: a fixed list, so no request path ever reaches the filesystem.
+# The only files served: a fixed list, so no request path ever reaches the filesystem. The scripts are ES modules
+# (``app.js`` imports the rest), so they must be served as JavaScript.
+SCRIPTS = ("app.js", "api.js", "auth.js", "history.js", "options.js", "result.js", "state.js", "submit.js")
 ASSETS = {
-    "app.js": "text/javascript; charset=utf-8",
+    **dict.fromkeys(SCRIPTS, "text/javascript; charset=utf-8"),
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }

@@ -18,10 +18,11 @@ def test_the_page_is_served_with_a_strict_policy(client):
     assert client.head("/").status_code == 200
 
 
-def test_every_asset_the_page_links_is_served_with_its_type(client):
-    page = client.get("/").text
-    linked = set(re.findall(r'(?:src|href)="/static/([^"]+)"', page))
-    assert linked == set(ASSETS)
+def test_every_asset_the_page_links_or_imports_is_served_with_its_type(client):
+    linked = set(re.findall(r'(?:src|href)="/static/([^"]+)"', client.get("/").text))
+    for script in STATIC_DIR.glob("*.js"):
+        linked |= set(re.findall(r'^import .* from "\./([\w.]+)";$', script.read_text(), re.MULTILINE))
+    assert linked == set(ASSETS) == {p.name for p in STATIC_DIR.iterdir()} - {"index.html"}
     for name, media_type in ASSETS.items():
         asset = client.get(f"/static/{name}")
         assert asset.status_code == 200 and asset.headers["content-type"] == media_type, name
@@ -44,6 +45,6 @@ def test_the_page_is_not_part_of_the_api_schema(client):
 
 def test_the_page_calls_only_public_api_paths():
     """Every path the script requests is one the API documents (or a link the API returns)."""
-    script = (STATIC_DIR / "app.js").read_text()
-    literals = set(re.findall(r'api\(\s*[`"](/[a-z]+)', script))
+    scripts = "".join(p.read_text() for p in STATIC_DIR.glob("*.js"))
+    literals = set(re.findall(r'api\(\s*[`"](/[a-z]+)', scripts))
     assert literals == {"/options", "/videos"}
