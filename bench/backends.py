@@ -15,6 +15,7 @@ compare only columns of one run.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -109,43 +111,60 @@ def generation_sizes(pipe: VideoGenPipeline, spec: ModuleSpec) -> dict[str, int]
     return sizes
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    def timed() -> float:
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - start
-
-    timed()  # warm-up: lazy initialisation, kernel selection, allocator growth
-    return statistics.median(timed() for _ in range(repeats))
+def elapsed(fn: Callable[[], object], device: torch.device) -> float:
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
 
 
-def time_backend(
-    pipe: VideoGenPipeline, backend: str, engine_dir: Path, args: argparse.Namespace
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Seconds per module and for the whole video under ``backend``; and what each module ran on."""
-    device = torch.device(args.device)
+@dataclass
+class Variant:
+    """One backend's callables: each module at its generation sizes, and the whole video."""
+
+    calls: dict[str, Callable[[], object]]
+    ran: dict[str, str]
+
+
+def make_variant(
+    pipe: VideoGenPipeline, backend: str, engine_dir: Path, device: torch.device, steps: int
+) -> Variant:
+    """A copy of ``pipe`` running ``backend``, its per-module callables and what each module really ran on."""
     kind, _, precision = backend.partition("-")
     dtype = DTYPES.get(precision, torch.float32) if kind == "torch" else torch.float32
-    pipe.to(device, dtype)
+    variant = copy.deepcopy(pipe).to(device, dtype)
     if kind == "tensorrt":
-        build_engines(engine_dir, Precision(precision or "fp32"), device=args.device)
+        build_engines(engine_dir, Precision(precision or "fp32"), device=str(device))
     chain = "torch" if kind == "torch" else kind
-    choices = apply_backends(pipe, chain, engine_dir, precision=Precision(precision) if precision else None)
-    ran = {name: choice.backend for name, choice in choices.items()}
+    choices = apply_backends(
+        variant, chain, engine_dir, precision=Precision(precision) if precision else None
+    )
     generator = torch.Generator().manual_seed(0)
-    times = {}
+    calls = {}
+    for name, spec in SPECS.items():
+        module = spec.export_module(getattr(variant, spec.component))
+        feeds = spec.sample_inputs(generation_sizes(variant, spec), Geometry.of(variant), generator)
+        inputs = [x.to(device, dtype) if x.is_floating_point() else x.to(device) for x in feeds.values()]
+        calls[name] = lambda m=module, i=inputs: m(*i)
+    if steps > 0:
+        calls["whole video"] = lambda: variant(PROMPT, seed=0, num_inference_steps=steps, output_type="pt")
+    return Variant(calls, {name: c.backend for name, c in choices.items()})
+
+
+def measure(
+    variants: dict[str, Variant], repeats: int, video_repeats: int, device: torch.device
+) -> dict[str, dict[str, float]]:
+    """Median seconds per backend and row. Backends alternate call by call, so load that comes and goes on a
+    shared machine hits every column alike; the first round of each row is a discarded warm-up."""
+    rows = list(next(iter(variants.values())).calls)
+    times: dict[str, dict[str, list[float]]] = {b: {r: [] for r in rows} for b in variants}
     with torch.no_grad():
-        for name, spec in SPECS.items():
-            module = spec.export_module(getattr(pipe, spec.component))
-            feeds = spec.sample_inputs(generation_sizes(pipe, spec), Geometry.of(pipe), generator)
-            inputs = [x.to(device, dtype) if x.is_floating_point() else x.to(device) for x in feeds.values()]
-            times[name] = median_seconds(lambda m=module, i=inputs: m(*i), args.repeats, device)
-    video = lambda: pipe(PROMPT, seed=0, num_inference_steps=args.steps, output_type="pt")  # noqa: E731
-    times["whole video"] = median_seconds(video, args.video_repeats, device)
-    apply_backends(pipe, "torch", None)  # back to plain torch modules for the next backend
-    return times, ran
+        for row in rows:
+            for _ in range(1 + (video_repeats if row == "whole video" else repeats)):
+                for backend, variant in variants.items():
+                    times[backend][row].append(elapsed(variant.calls[row], device))
+    return {b: {r: statistics.median(t[1:]) for r, t in rows_.items()} for b, rows_ in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,13 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per module")
     p.add_argument("--video-repeats", type=int, default=1, help="timed whole videos per backend")
-    p.add_argument("--steps", type=int, default=4, help="denoising steps per stage in the whole video")
+    p.add_argument("--steps", type=int, default=4, help="steps per stage in the whole video (0: no video)")
     p.add_argument("--engine-dir", type=Path, default=None, help="reuse an export (default: a fresh one)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
+    device = torch.device(args.device)
     pipe = build_pipeline(args.preset)
     pipe.set_progress_bar_config(disable=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -170,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             export_pipeline(pipe, engine_dir, verify=False)
             print(f"exported {args.preset} to ONNX in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-        results = {b: time_backend(pipe, b, engine_dir, args) for b in backends}
+        variants = {b: make_variant(pipe, b, engine_dir, device, args.steps) for b in backends}
+        seconds = measure(variants, args.repeats, args.video_repeats, device)
+    results = {b: (seconds[b], variants[b].ran) for b in backends}
 
     base = backends[0]
     print(f"# {args.preset} on {args.device} ({os.cpu_count()} CPUs, torch {torch.__version__},"

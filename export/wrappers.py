@@ -186,9 +186,9 @@ class AcceleratedTextEncoder(AcceleratedModule):
         self, input_ids: torch.Tensor, *args: Any, return_dict: bool | None = None, **kwargs: Any
     ) -> BaseModelOutputWithPooling | tuple[torch.Tensor]:
         out = None
-        extra = [k for k, v in kwargs.items() if v not in (None, False)] + (
-            ["positional extras"] if args else []
-        )
+        # Tensors (an attention mask) must not meet ``==``: test identity only.
+        extra = [k for k, v in kwargs.items() if v is not None and v is not False]
+        extra += ["positional extras"] if args else []
         if extra:
             self.fallback(f"arguments the graph does not take: {sorted(extra)}")
         else:

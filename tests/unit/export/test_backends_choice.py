@@ -207,3 +207,18 @@ def test_whole_generation_on_onnxruntime_matches_torch(tiny_export, fresh_pipe) 
         wrapper = getattr(fresh_pipe, SPECS[name].component)
         assert wrapper.accelerated_calls > 0 and wrapper.fallback_calls == 0, name
     assert psnr(actual, expected) >= MIN_PSNR_DB
+
+
+def test_wrappers_hand_arguments_the_graph_lacks_to_torch(tiny_export, fresh_pipe) -> None:
+    torch_encoder = fresh_pipe.text_encoder
+    apply_backends(fresh_pipe, "onnxruntime", tiny_export.directory, ["text_encoder"])
+    encoder = fresh_pipe.text_encoder
+    ids = torch.randint(0, 50, (2, 77), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        plain = encoder(ids, output_hidden_states=False)[0]
+        masked = encoder(ids, attention_mask=mask)[0]
+        expected = torch_encoder(ids, attention_mask=mask)[0]
+    assert (encoder.accelerated_calls, encoder.fallback_calls) == (1, 1)
+    torch.testing.assert_close(masked, expected)
+    torch.testing.assert_close(plain, expected, rtol=1e-4, atol=1e-5)
