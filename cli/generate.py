@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from models.loading import load_pipeline, resolve_model
     from models.progress import StageProgress
 
-    pipe = load_pipeline(resolve_model(args.model), device=args.device)
+    pipe = load_pipeline(resolve_model(args.model), device=args.device, show_progress=not args.quiet)
     defaults = pipe.generation_defaults()
     kwargs = {
         "num_frames": args.frames,

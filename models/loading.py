@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from diffusers.utils import logging as diffusers_logging
+from transformers.utils import logging as transformers_logging
 
 from models.pipeline_videogen import VideoGenPipeline
 from models.presets import PRESETS, build_components
@@ -18,6 +22,21 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
 
 class ModelFolderError(ValueError):
     """The model folder is missing or incomplete; the message names what is missing."""
+
+
+@contextmanager
+def loading_bars(show: bool) -> Iterator[None]:
+    """Show or hide the libraries' loading progress bars for the duration of the block."""
+    if show:
+        yield
+        return
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        diffusers_logging.enable_progress_bar()
+        transformers_logging.enable_progress_bar()
 
 
 def resolve_model(model: str | Path) -> str | Path:
@@ -66,9 +85,15 @@ def check_model_folder(path: Path) -> None:
 
 
 def load_pipeline(
-    model: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+    model: str | Path,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    show_progress: bool = False,
 ) -> VideoGenPipeline:
-    """Load ``model``: a preset name (``tiny``, ``base``) or a folder written by ``save_pretrained``."""
+    """Load ``model``: a preset name (``tiny``, ``base``) or a folder written by ``save_pretrained``.
+
+    ``show_progress`` shows diffusers' and transformers' weight-loading bars (off: a worker logs, it draws none).
+    """
     model = resolve_model(model)
     if isinstance(model, str) and model in PRESETS:
         pipe = build_pipeline(model)
@@ -77,6 +102,7 @@ def load_pipeline(
     else:
         path = Path(model).expanduser()
         check_model_folder(path)
-        pipe = VideoGenPipeline.from_pretrained(path, torch_dtype=dtype)
+        with loading_bars(show_progress):
+            pipe = VideoGenPipeline.from_pretrained(path, dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
