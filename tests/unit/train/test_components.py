@@ -1,0 +1,43 @@
+"""Trained stages become one pipeline folder that VideoGen and diffusers' Stable Diffusion both load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+from models.loading import load_pipeline
+from models.train.components import assemble, load_components, stage_model_dir
+from models.train.data import WorldClips
+from models.train.stages import StageOptions, build_stage
+from models.train.trainer import TrainConfig, Trainer
+
+
+def test_assembled_folder_holds_the_trained_stage_and_loads_as_videogen_and_as_sd(tmp_path: Path) -> None:
+    workdir = tmp_path / "run"
+    components, config = load_components("tiny", workdir)
+    stage = build_stage("upsampler", components, config, StageOptions())
+    Trainer(stage, WorldClips(stage.clip, seed=0), workdir / "upsampler", TrainConfig(steps=2, batch_size=2)).train()
+    saved = type(stage.module).from_pretrained(stage_model_dir(workdir, "upsampler"))
+
+    out = tmp_path / "pipe"
+    assemble("tiny", workdir, out, default_guidance_scale=2.5)
+    pipe = load_pipeline(out)
+    assert pipe.config.default_guidance_scale == 2.5
+    for name, value in saved.state_dict().items():
+        assert torch.equal(pipe.temporal_upsampler.state_dict()[name], value), name
+    # The untrained stages keep the preset's seeded init; the zero-initialised flow head moved.
+    assert pipe.temporal_upsampler.flow_head[-1].weight.abs().sum() > 0
+
+    sd = StableDiffusionPipeline.from_pretrained(
+        out,
+        unet=UNet2DConditionModel.from_pretrained(out, subfolder="reference_unet"),
+        scheduler=DDIMScheduler.from_pretrained(out, subfolder="reference_scheduler"),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    sd.set_progress_bar_config(disable=True)
+    image = sd("a red circle", height=32, width=32, num_inference_steps=1, output_type="np").images
+    assert image.shape == (1, 32, 32, 3)
