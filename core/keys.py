@@ -37,6 +37,15 @@ class Keys:
         """Set: ids of videos in progress, scanned by the lost-job sweeper."""
         return f"{self.prefix}:running"
 
+    @property
+    def queued(self) -> str:
+        """Set: ids of queued videos, scanned by the orphan sweeper (a queued video whose job left the queue)."""
+        return f"{self.prefix}:queued"
+
+    def orphan_claim(self, video_id: str, attempt: int) -> str:
+        """String with a TTL: one sweeper's claim to requeue an orphaned job."""
+        return f"{self.prefix}:orphan:{video_id}:{attempt}"
+
     def heartbeat(self, video_id: str) -> str:
         """String with a short TTL, refreshed by the worker running the video; gone = worker lost."""
         return f"{self.prefix}:heartbeat:{video_id}"

@@ -1,5 +1,5 @@
 """Background sweeps any process may run (API replicas and workers all do): requeue or fail jobs whose worker
-died, remove expired videos, send due webhooks. Every step claims its work atomically in Redis, so running the
+died, requeue queued videos whose job went missing, remove expired videos, send due webhooks. Every step claims its work atomically in Redis, so running the
 loop in many processes at once is safe.
 
 Bound on noticing a dead worker: a running job's heartbeat key lives ``heartbeat_ttl_s`` and is refreshed every
@@ -39,7 +39,8 @@ def sweep_lost(ctx: Context) -> int:
             continue
         attempt = record["attempt"]
         if attempt < ctx.settings.max_attempts:
-            reset = {"attempt": attempt + 1, "progress": 0, "stage": None, "started_at": None, "worker": None}
+            reset = {"attempt": attempt + 1, "progress": 0, "stage": None, "started_at": None, "worker": None,
+                     "queued_at": time.time()}  # fmt: skip
             if ctx.records.transition(
                 video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=attempt
             ) == 1:  # fmt: skip
@@ -58,6 +59,36 @@ def sweep_lost(ctx: Context) -> int:
                 logger.warning("video %s: worker %s lost; failed", video_id, record.get("worker"))
                 handled += 1
     return handled
+
+
+def sweep_orphans(ctx: Context, now: float | None = None) -> int:
+    """Requeue queued videos whose RQ job is not waiting in the queue (the API died between storing the record
+    and enqueueing, or a worker died between taking the job and starting it). Waits ``heartbeat_ttl_s`` after a
+    video was queued, so a job a worker is just starting is not touched; if it is requeued anyway, the
+    compare-and-set start lets only one run happen. Returns how many were requeued."""
+    now = time.time() if now is None else now
+    grace = ctx.settings.heartbeat_ttl_s
+    requeued = 0
+    for video_id in ctx.records.queued_ids():
+        record = ctx.records.get(video_id)
+        if record is None or record["status"] != VideoStatus.QUEUED:
+            ctx.redis.srem(ctx.keys.queued, video_id)
+            continue
+        attempt = record["attempt"]
+        if now - (record["queued_at"] or record["created_at"]) < grace:
+            continue
+        if ctx.queue.position(video_id, attempt) is not None:
+            continue
+        claim = ctx.keys.orphan_claim(video_id, attempt)
+        if not ctx.redis.set(claim, "1", nx=True, px=max(1, int(grace * 1000))):
+            continue
+        ctx.queue.enqueue(video_id, attempt, at_front=True)
+        ctx.records.set_fields(video_id, {"queued_at": now})
+        logger.warning(
+            "video %s: queued but its job was not in the queue; requeued attempt %d", video_id, attempt
+        )
+        requeued += 1
+    return requeued
 
 
 def sweep_expired(ctx: Context, now: float | None = None) -> int:
@@ -111,6 +142,7 @@ def start_maintenance(ctx: Context) -> list[MaintenanceLoop]:
 
     def sweeps(c: Context) -> None:
         sweep_lost(c)
+        sweep_orphans(c)
         sweep_expired(c)
 
     def webhooks(c: Context) -> None:

@@ -1,7 +1,8 @@
 """Video records in Redis: one hash per video, moved between states only by compare-and-set scripts, so an API
 replica cancelling, a worker finishing and a sweeper retrying can race without a terminal state ever changing.
 
-Hash fields: ``id owner status progress stage attempt created_at started_at completed_at expires_at worker``
+Hash fields: ``id owner status progress stage attempt created_at queued_at started_at completed_at expires_at
+worker``
 (plain strings; times are unix seconds) and ``params metadata error backends timings webhook_url`` (JSON).
 An empty string means "not set".
 """
@@ -20,12 +21,13 @@ from core.video import VideoStatus
 
 JSON_FIELDS = ("params", "metadata", "error", "backends", "timings")
 INT_FIELDS = ("progress", "attempt")
-FLOAT_FIELDS = ("created_at", "started_at", "completed_at", "expires_at")
+FLOAT_FIELDS = ("created_at", "queued_at", "started_at", "completed_at", "expires_at")
 OPTIONAL_FIELDS = ("stage", "worker", "webhook_url", "error", "backends", "timings", "metadata",
-                   "started_at", "completed_at", "expires_at")  # fmt: skip
+                   "queued_at", "started_at", "completed_at", "expires_at")  # fmt: skip
 
-# KEYS: video hash, running set, expiry zset. ARGV: id, allowed statuses (comma list), expected attempt ('' any),
-# new status, expires_at ('' none), then field/value pairs. Returns 1 done, 0 refused, -1 no such video.
+# KEYS: video hash, running set, expiry zset, queued set, heartbeat key. ARGV: id, allowed statuses (comma list),
+# expected attempt ('' any), new status, expires_at ('' none), heartbeat TTL in ms ('' none), then field/value
+# pairs. Keeps the running/queued sets and the expiry index in step. Returns 1 done, 0 refused, -1 no such video.
 _TRANSITION = """
 local cur = redis.call('HMGET', KEYS[1], 'status', 'attempt')
 if not cur[1] then return -1 end
@@ -35,13 +37,19 @@ for s in string.gmatch(ARGV[2], '[^,]+') do
   if s == cur[1] then allowed = true end
 end
 if not allowed then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[4], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'status', ARGV[4], unpack(ARGV, 7))
 if ARGV[4] == 'in_progress' then
   redis.call('SADD', KEYS[2], ARGV[1])
 else
   redis.call('SREM', KEYS[2], ARGV[1])
 end
+if ARGV[4] == 'queued' then
+  redis.call('SADD', KEYS[4], ARGV[1])
+else
+  redis.call('SREM', KEYS[4], ARGV[1])
+end
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1]) end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[5], '1', 'PX', ARGV[6]) end
 return 1
 """
 
@@ -100,6 +108,7 @@ class VideoRecords:
         """Store a new queued record and index it for its owner's listing."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.video(record["id"]), mapping=_encode(record))
+        pipe.sadd(self.keys.queued, record["id"])
         pipe.zadd(self.keys.index(record["owner"]), {record["id"]: int(record["created_at"] * 1e6)})
         pipe.execute()
 
@@ -121,19 +130,23 @@ class VideoRecords:
         fields: Mapping[str, Any] | None = None,
         attempt: int | None = None,
         expires_at: float | None = None,
+        heartbeat_s: float | None = None,
     ) -> int:
         """Move ``video_id`` to ``new_status`` if it is in one of ``allowed`` (and, if given, on ``attempt``),
-        writing ``fields`` in the same step. Returns 1 when done, 0 when refused, -1 when there is no record."""
+        writing ``fields`` in the same step (and, with ``heartbeat_s``, its first heartbeat, so a started job is
+        never without one). Returns 1 when done, 0 when refused, -1 when there is no record."""
         args: list[str] = [
             video_id,
             ",".join(s.value for s in allowed),
             "" if attempt is None else str(attempt),
             new_status.value,
             "" if expires_at is None else repr(expires_at),
+            "" if heartbeat_s is None else str(max(1, int(heartbeat_s * 1000))),
         ]
         for name, value in _encode(fields or {}).items():
             args += [name, value]
-        keys = [self.keys.video(video_id), self.keys.running, self.keys.expiry]
+        keys = [self.keys.video(video_id), self.keys.running, self.keys.expiry, self.keys.queued,
+                self.keys.heartbeat(video_id)]  # fmt: skip
         return int(self._transition(keys=keys, args=args))
 
     def report_progress(self, video_id: str, attempt: int, progress: int, stage: str) -> str:
@@ -184,10 +197,14 @@ class VideoRecords:
         pipe.zrem(self.keys.index(record["owner"]), video_id)
         pipe.zrem(self.keys.expiry, video_id)
         pipe.srem(self.keys.running, video_id)
+        pipe.srem(self.keys.queued, video_id)
         pipe.execute()
 
     def running_ids(self) -> list[str]:
         return [i.decode() for i in self.redis.smembers(self.keys.running)]
+
+    def queued_ids(self) -> list[str]:
+        return [i.decode() for i in self.redis.smembers(self.keys.queued)]
 
     def expired_ids(self, now: float | None = None, limit: int = 100) -> list[str]:
         now = time.time() if now is None else now

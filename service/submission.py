@@ -159,13 +159,15 @@ def submit(
         earlier = _claim_idempotency(ctx, claim_key, request_digest(video_request, reference), video_id)
         if earlier is not None:
             return earlier, True
+    now = time.time()
     record: dict[str, Any] = {
         "id": video_id,
         "owner": principal.owner,
         "status": VideoStatus.QUEUED.value,
         "progress": 0,
         "attempt": 1,
-        "created_at": time.time(),
+        "created_at": now,
+        "queued_at": now,
         "params": params.model_dump(),
         "metadata": video_request.metadata,
         "webhook_url": video_request.webhook_url,

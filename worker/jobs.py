@@ -120,16 +120,14 @@ class VideoJob:
         self.tracker = ProgressTracker(ctx.records, video_id, attempt, ctx.settings.progress_interval_s)
 
     def run(self) -> str:
-        status, attempt = self.ctx.records.status_of(self.video_id)
-        if status != VideoStatus.QUEUED or attempt != self.attempt:
-            logger.info("video %s attempt %d: not queued (%s, attempt %d); skipped", self.video_id,
-                        self.attempt, status or "deleted", attempt)  # fmt: skip
-            return "skipped"
+        params = self._start()
+        if not isinstance(params, VideoParams):
+            return params
         if self.presence is not None:
             self.presence.busy = self.video_id
         try:
             with JobHeartbeat(self.ctx, self.video_id):
-                return self._run()
+                return self._generate(params)
         except JobCancelledError as exc:
             return self._stopped(exc)
         except Exception as exc:
@@ -142,10 +140,14 @@ class VideoJob:
                 self.presence.busy = None
             free_memory()
 
-    def _run(self) -> str:
+    def _start(self) -> VideoParams | str:
+        """Claim the video: still queued on this attempt and asking for what the model can do. It becomes
+        in_progress together with its first heartbeat, in one step. Returns the parameters or an outcome."""
         record = self.ctx.records.get(self.video_id)
-        if record is None:
-            raise JobCancelledError("the video was deleted")
+        if record is None or record["status"] != VideoStatus.QUEUED or record["attempt"] != self.attempt:
+            logger.info("video %s attempt %d: no longer queued on this attempt; skipped", self.video_id,
+                        self.attempt)  # fmt: skip
+            return "skipped"
         try:
             params = fill_for_model(VideoParams.model_validate(record["params"]), self.runtime.capabilities)
         except InvalidInputError as exc:
@@ -154,11 +156,14 @@ class VideoJob:
             self.video_id, [VideoStatus.QUEUED], VideoStatus.IN_PROGRESS,
             {"started_at": time.time(), "worker": self._worker_name(), "params": params.model_dump(),
              "backends": self.runtime.backends, "progress": 0},
-            attempt=self.attempt,
+            attempt=self.attempt, heartbeat_s=self.ctx.settings.heartbeat_ttl_s,
         )  # fmt: skip
         if started != 1:
             return "skipped"
         logger.info("video %s attempt %d started: %s", self.video_id, self.attempt, params.model_dump())
+        return params
+
+    def _generate(self, params: VideoParams) -> str:
         reference = self._load_reference() if params.has_reference_image else None
         width, height = params.width_height or (0, 0)
         self.tracker("reference", 0, 1)  # starts the clock: prompt encoding counts as reference time

@@ -4,7 +4,7 @@ import redis
 
 from core.context import Context
 from core.keys import new_video_id
-from core.maintenance import sweep_expired, sweep_lost
+from core.maintenance import sweep_expired, sweep_lost, sweep_orphans
 from core.queue import job_id
 from core.video import VideoStatus
 
@@ -66,3 +66,28 @@ def test_expired_videos_lose_files_and_record(make_settings):
     assert sweep_expired(ctx) == 0  # not yet
     assert sweep_expired(ctx, now=time.time() + 2) == 1
     assert ctx.records.get(vid) is None and ctx.storage.names(vid) == []
+
+
+def queued_video(ctx, queued_at, enqueue):
+    vid = new_video_id()
+    ctx.records.create({"id": vid, "owner": "o", "status": "queued", "progress": 0, "attempt": 1,
+                        "created_at": queued_at, "queued_at": queued_at,
+                        "params": {"prompt": "x", "fps": 8.0, "seed": 1}})  # fmt: skip
+    if enqueue:
+        ctx.queue.enqueue(vid, 1)
+    return vid
+
+
+def test_queued_videos_whose_job_went_missing_are_requeued_once(make_settings):
+    ctx = make_ctx(make_settings, heartbeat_ttl_s=5.0)
+    now = time.time()
+    orphan = queued_video(ctx, now - 60, enqueue=False)  # e.g. the API died before enqueueing
+    waiting = queued_video(ctx, now - 60, enqueue=True)
+    fresh = queued_video(ctx, now, enqueue=False)  # a worker may be starting it right now
+    assert sweep_orphans(ctx) == 1
+    assert ctx.queue.position(orphan, 1) == 0 and ctx.queue.position(waiting, 1) == 1
+    assert ctx.queue.position(fresh, 1) is None
+    assert sweep_orphans(ctx) == 0  # claimed: not requeued twice
+    started = ctx.records.transition(orphan, [VideoStatus.QUEUED], VideoStatus.IN_PROGRESS, heartbeat_s=2.0)
+    assert started == 1 and ctx.redis.pttl(ctx.keys.heartbeat(orphan)) > 1000
+    assert set(ctx.records.queued_ids()) == {waiting, fresh}
