@@ -128,7 +128,7 @@ class Variant:
 
 
 def make_variant(
-    pipe: VideoGenPipeline, backend: str, engine_dir: Path, device: torch.device, steps: int
+    pipe: VideoGenPipeline, backend: str, engine_dir: Path, device: torch.device, steps: int, threads: int
 ) -> Variant:
     """A copy of ``pipe`` running ``backend``, its per-module callables and what each module really ran on."""
     kind, _, precision = backend.partition("-")
@@ -138,7 +138,7 @@ def make_variant(
         build_engines(engine_dir, Precision(precision or "fp32"), device=str(device))
     chain = "torch" if kind == "torch" else kind
     choices = apply_backends(
-        variant, chain, engine_dir, precision=Precision(precision) if precision else None
+        variant, chain, engine_dir, precision=Precision(precision) if precision else None, threads=threads
     )
     generator = torch.Generator().manual_seed(0)
     calls = {}
@@ -176,12 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--video-repeats", type=int, default=1, help="timed whole videos per backend")
     p.add_argument("--steps", type=int, default=4, help="steps per stage in the whole video (0: no video)")
     p.add_argument("--engine-dir", type=Path, default=None, help="reuse an export (default: a fresh one)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads, every backend")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
     device = torch.device(args.device)
+    torch.set_num_threads(args.threads)
     pipe = build_pipeline(args.preset)
     pipe.set_progress_bar_config(disable=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             export_pipeline(pipe, engine_dir, verify=False)
             print(f"exported {args.preset} to ONNX in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-        variants = {b: make_variant(pipe, b, engine_dir, device, args.steps) for b in backends}
+        variants = {b: make_variant(pipe, b, engine_dir, device, args.steps, args.threads) for b in backends}
         seconds = measure(variants, args.repeats, args.video_repeats, device)
     results = {b: (seconds[b], variants[b].ran) for b in backends}
 

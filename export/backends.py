@@ -138,7 +138,7 @@ def _tensorrt(ctx: _Context, env: TensorRTEnvironment, precision: Precision | No
     return engine
 
 
-def _onnxruntime(ctx: _Context) -> Runner | _Skip:
+def _onnxruntime(ctx: _Context, threads: int | None) -> Runner | _Skip:
     found = ctx.exported()
     if isinstance(found, _Skip):
         return found
@@ -146,7 +146,7 @@ def _onnxruntime(ctx: _Context) -> Runner | _Skip:
     if not path.is_file():
         return _Skip(f"{path} is missing", warn=True)
     try:
-        runner = OrtRunner(path, ctx.module.device)
+        runner = OrtRunner(path, ctx.module.device, threads=threads)
     except ExportError as exc:
         return _Skip(str(exc), warn=True)
     if set(runner.inputs) != set(ctx.spec.input_names):
@@ -162,6 +162,7 @@ def choose(
     manifest: Manifest | str | None,
     env: TensorRTEnvironment,
     precision: Precision | None = None,
+    threads: int | None = None,
 ) -> tuple[BackendChoice, Runner | None]:
     """The backend for one torch ``module`` and, unless torch, its ready runner. ``manifest`` is the engine
     directory's manifest, or why it could not be read."""
@@ -177,7 +178,7 @@ def choose(
         elif name == "tensorrt":
             result = _tensorrt(ctx, env, precision)
         else:
-            result = _onnxruntime(ctx)
+            result = _onnxruntime(ctx, threads)
         if isinstance(result, _Skip):
             skipped.append(f"{name}: {result.reason}")
             warn = warn or result.warn
@@ -209,6 +210,7 @@ def apply_backends(
     modules: list[str] | None = None,
     precision: Precision | None = None,
     tensorrt_env: TensorRTEnvironment | None = None,
+    threads: int | None = None,
 ) -> dict[str, BackendChoice]:
     """Swap ``pipe``'s heavy components for accelerated wrappers where a backend fits; return every choice.
 
@@ -218,6 +220,7 @@ def apply_backends(
         modules: subset of ``SPECS`` names (default: every component the pipeline has).
         precision: TensorRT engine precision to look for (default: from each module's dtype).
         tensorrt_env: what TensorRT can do here (default: probed on the pipeline's device).
+        threads: ONNX Runtime intra-op threads on CPU (default: one per physical core).
 
     Calling it again re-decides from the original torch modules. A swapped pipeline is for inference; its
     ``model_index.json`` entries still name the torch classes.
@@ -238,7 +241,7 @@ def apply_backends(
             continue
         module = current.torch_module if isinstance(current, AcceleratedModule) else current
         env = tensorrt_env or TensorRTEnvironment.probe(module.device)
-        choice, runner = choose(spec, module, backend, directory, manifest, env, precision)
+        choice, runner = choose(spec, module, backend, directory, manifest, env, precision, threads)
         replacement = module if runner is None else WRAPPERS[spec.kind](module, runner, spec, geometry)
         # Bypass DiffusionPipeline.__setattr__, which would rewrite the saved config with the wrapper's class.
         object.__setattr__(pipe, spec.component, replacement)
