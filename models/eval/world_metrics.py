@@ -4,7 +4,8 @@ The measures follow how ``models.world.render`` draws a clip: one shape of a pal
 background. Per frame:
 
 - background: the nearest ``BACKGROUNDS`` colour to the frame's median colour (the shape covers a few percent of
-  the frame, so the median is background);
+  the frame, so the median is background), or ``other`` when the median is farther than
+  ``BACKGROUND_TOLERANCE`` from both (a dark-gray or tinted background is neither black nor gray);
 - foreground: pixels farther than ``FOREGROUND_DISTANCE`` (RGB, 0-255 units) from that median colour; every
   palette colour is at least 130 from either background, so the threshold sits near half of that;
 - colour: the ``COLOURS`` entry that best explains the mean foreground colour as a mix of it with the background
@@ -33,6 +34,9 @@ import numpy as np
 from models.world import BACKGROUNDS, COLOURS, DIRECTIONS, parse_caption
 
 FOREGROUND_DISTANCE = 60.0  # RGB distance (0-255) from the background colour that counts as shape
+BACKGROUND_TOLERANCE = (
+    40.0  # RGB distance (0-255) within which the median colour counts as a world background
+)
 MIN_FOREGROUND_PIXELS = 6  # fewer than this in a frame: no shape there
 MIN_DISPLACEMENT = 0.05  # centroid travel below this fraction of the frame size: "static"
 
@@ -41,6 +45,7 @@ SQUARE_MIN_DIAGONAL = 1.13  # diagonal/axis fourth-moment ratio above this: a sq
 MIN_MIX = 0.25  # least share of the palette colour in the mean foreground colour (the rest is background)
 STATIC = "static"
 NONE = "none"  # no shape found
+OTHER = "other"  # a background that is none of ``BACKGROUNDS``
 
 _PALETTE = np.array(list(COLOURS.values()), dtype=np.float32)  # (K, 3)
 _BACKGROUND_PALETTE = np.array(list(BACKGROUNDS.values()), dtype=np.float32)
@@ -105,10 +110,6 @@ class WorldScore:
             "attributes": self.attributes,
             "all": self.all,
         }
-
-
-def _nearest(colour: np.ndarray, palette: np.ndarray, names: list[str]) -> str:
-    return names[int(np.argmin(np.linalg.norm(palette - colour, axis=1)))]
 
 
 def classify_colour(mean_colour: np.ndarray, background: np.ndarray) -> str:
@@ -183,7 +184,9 @@ def measure_frame(frame: np.ndarray) -> FrameMeasure:
     if frame.ndim != 3 or frame.shape[-1] != 3:
         raise ValueError(f"a frame must be (H, W, 3), got {frame.shape}")
     mask, background_colour = foreground_mask(frame)
-    background = _nearest(background_colour, _BACKGROUND_PALETTE, list(BACKGROUNDS))
+    distances = np.linalg.norm(_BACKGROUND_PALETTE - background_colour, axis=1)
+    nearest = int(np.argmin(distances))
+    background = list(BACKGROUNDS)[nearest] if distances[nearest] <= BACKGROUND_TOLERANCE else OTHER
     if mask.sum() < MIN_FOREGROUND_PIXELS:
         return FrameMeasure(background, int(mask.sum()), None, None, None)
     mask = largest_component(mask)

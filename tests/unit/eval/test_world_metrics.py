@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from models.eval.world_metrics import (
     NONE,
+    OTHER,
     STATIC,
     classify_shape,
     read_world_video,
@@ -80,14 +81,11 @@ def test_a_still_shape_is_static_and_an_empty_video_shows_nothing() -> None:
     assert not score_world_video(still, scene.caption).direction
 
     empty = np.full((8, 32, 32, 3), 128, dtype=np.uint8)
-    reading = read_world_video(empty)
-    assert (reading.colour, reading.shape, reading.direction, reading.background) == (
-        NONE,
-        NONE,
-        NONE,
-        "gray",
-    )
-    assert reading.frames_with_shape == 0
+    empty[4:] = 64  # half the frames: a dark gray that is neither world background
+    reading = read_world_video(empty[:5])  # 4 gray frames outvote 1 dark one
+    assert (reading.colour, reading.shape, reading.direction) == (NONE, NONE, NONE)
+    assert reading.background == "gray" and reading.frames_with_shape == 0
+    assert read_world_video(empty[3:]).background == OTHER
 
 
 def test_shape_features_of_ideal_masks() -> None:
