@@ -4,6 +4,7 @@ saved under ``artifacts/playground/``."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,9 +16,10 @@ import pytest
 import redis
 import uvicorn
 from integration_harness import REPO
+from PIL import Image
 
 from core.keys import Keys
-from core.media import read_video
+from core.media import png_bytes, read_video
 from core.settings import Settings
 from core.video import STAGES
 from service.app import create_app
@@ -113,6 +115,10 @@ def page(browser, serve):  # after the server in setup, so closed before it: no 
     yield page
     context.close()
     assert not errors, f"the page raised: {errors}"
+
+
+def read_png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def screenshot(page, name: str) -> Path:
@@ -226,16 +232,23 @@ def test_submit_watch_the_stages_and_play(page, serve):
     assert shot.stat().st_size > 10_000
 
 
-def test_same_again_history_and_edit_in_form(page, serve):
+def test_image_to_video_same_again_history_and_edit_in_form(page, serve):
     url, client = serve()
     open_playground(page, url)
     fill_form(page, "a yellow ball bouncing", QUICK)
     page.fill("#negative_prompt", "blur")
+    page.set_input_files("#reference_image", files=[{"name": "red.png", "mimeType": "image/png",
+                                                     "buffer": png_bytes(np.full((48, 64, 3), (240, 20, 20), np.uint8))}])  # fmt: skip
+    page.locator("#reference-preview").wait_for(state="visible")
     page.press("#prompt", "Enter")
     first_id = wait_for_playing(page, width=32)
     first = client.get(f"/videos/{first_id}").json()
+    assert first["params"]["has_reference_image"] is True
+    assert page.locator("#params dt:text-is('Reference image') + dd").inner_text() == "uploaded"
+    reference = read_png(client.get(f"/videos/{first_id}/content?variant=reference").content)
+    assert reference.shape == (32, 32, 3) and reference[..., 0].mean() > 200 and reference[..., 1].mean() < 50
 
-    # "Same again": the same parameters and seed, so the same frames.
+    # "Same again": the same parameters, seed and reference image, so the same frames.
     page.click("#again")
     second_id = wait_for_another_video(page, first_id)
     wait_for_playing(page, width=32, video_id=second_id)
