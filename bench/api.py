@@ -126,11 +126,14 @@ def main() -> int:
                                   stderr=subprocess.STDOUT)  # fmt: skip
         wait_until(lambda: ok(f"{base}/readyz"), 600, "a warm worker")
         with httpx.Client(base_url=base, timeout=60) as http:
-            starts, durations = [], []
+            starts, durations, walls = [], [], []
             for _ in range(args.start_samples):
                 video = finish(http, http.post("/videos", json=JOB).json()["id"])
-                created, started = (datetime.fromisoformat(video[k]) for k in ("created_at", "started_at"))
+                created, started, completed = (
+                    datetime.fromisoformat(video[k]) for k in ("created_at", "started_at", "completed_at")
+                )
                 starts.append((started - created).total_seconds())
+                walls.append((completed - started).total_seconds())
                 durations.append(sum(video["timings"].values()))
             # 3. Throughput: a burst of jobs, first submit to last completion.
             began = time.perf_counter()
@@ -158,7 +161,12 @@ def main() -> int:
             f"{len(starts)} jobs, idle warm worker",
         ),
         ("enqueue-to-start max (ms)", f"{max(start_ms):.1f}", ""),
-        ("job run time mean (s)", f"{statistics.mean(durations):.2f}", "tiny, 4 frames 32x32, 2 steps"),
+        (
+            "job stages mean (s)",
+            f"{statistics.mean(durations):.2f}",
+            "sum of stage timings; tiny, 4x32x32, 2 steps",
+        ),
+        ("job start-to-complete mean (s)", f"{statistics.mean(walls):.2f}", "as the record's timestamps say"),
         (
             "throughput (jobs/min)",
             f"{args.jobs / elapsed * 60:.1f}",
