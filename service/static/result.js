@@ -6,8 +6,8 @@ import { updateLengthPlaceholder } from "./options.js";
 import { createVideo, showFormError } from "./submit.js";
 import { $, STAGE_NAMES, STATUS_NAMES, TERMINAL, setText, state, upLabel } from "./state.js";
 
-const POLL_MS = 400;
-const QUEUED_POLL_MS = 800;
+const POLL_MS = 250;
+const QUEUED_POLL_MS = 500;
 
 /** Show a video and poll it until it is finished (a newer call stops an older loop). */
 export async function watch(videoOrId) {

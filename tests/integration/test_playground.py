@@ -37,8 +37,9 @@ API_KEY = "playground-test-key"
 STAGE_LABELS = {"reference": "Reference", "base": "Base", "super_resolution": "Super resolution",
                 "temporal_upsampling": "Temporal upsampling", "decode": "Decode", "encode": "Encode",
                 "upload": "Upload"}  # fmt: skip
-# Quick enough for CI, slow enough (two 20-step stages) for a 0.4 s poll to see the stages change.
-WATCHED = {"size": "32x32", "length": "8", "steps": "20", "upsampling": "1", "seed": "4242"}
+# Quick enough for CI, slow enough (two 40-step stages, ~1 s each on 2 idle cores) for the page's 0.25 s poll
+# to see the stages change.
+WATCHED = {"size": "32x32", "length": "8", "steps": "40", "upsampling": "1", "seed": "4242"}
 SLOW = {
     "size": "64x64",
     "length": "16",
@@ -214,7 +215,7 @@ def test_submit_watch_the_stages_and_play(page, serve):
     assert page.locator("#params dt:text-is('Video id') + dd").inner_text() == first_id
     first = client.get(f"/videos/{first_id}").json()
     assert first["status"] == "completed" and first["params"]["seed"] == 4242
-    assert first["params"]["num_inference_steps"] == 20 and first["params"]["size"] == "32x32"
+    assert first["params"]["num_inference_steps"] == 40 and first["params"]["size"] == "32x32"
 
     video = page.evaluate(
         """() => { const v = document.getElementById('video');
