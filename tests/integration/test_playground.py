@@ -125,6 +125,7 @@ def read_png(data: bytes) -> np.ndarray:
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    page.wait_for_timeout(500)  # let the progress bar's transition finish
     page.screenshot(path=str(path), full_page=True)
     return path
 
