@@ -18,7 +18,9 @@ def test_assembled_folder_holds_the_trained_stage_and_loads_as_videogen_and_as_s
     workdir = tmp_path / "run"
     components, config = load_components("tiny", workdir)
     stage = build_stage("upsampler", components, config, StageOptions())
-    Trainer(stage, WorldClips(stage.clip, seed=0), workdir / "upsampler", TrainConfig(steps=2, batch_size=2)).train()
+    Trainer(
+        stage, WorldClips(stage.clip, seed=0), workdir / "upsampler", TrainConfig(steps=2, batch_size=2)
+    ).train()
     saved = type(stage.module).from_pretrained(stage_model_dir(workdir, "upsampler"))
 
     out = tmp_path / "pipe"
