@@ -30,6 +30,10 @@ class Preset:
     video_unet: dict[str, Any]  # shared by the base and super-resolution stages
     temporal_upsampler: dict[str, Any]
     temporal_attention_head_dim: int
+    # Re-draw the text encoder's token embeddings at this std (CLIP's init is 0.02). A model trained with the
+    # text encoder frozen at its random init (the demo) needs words that the encoder keeps apart: at 0.02 the
+    # position embeddings dominate and captions differing in one word embed almost alike.
+    token_embedding_std: float | None = None
     scheduler: dict[str, Any] = field(default_factory=dict)
     pipeline: dict[str, Any] = field(default_factory=dict)  # VideoGenPipeline's own config
 
@@ -168,6 +172,7 @@ PRESETS: dict[str, Preset] = {
         },
         temporal_upsampler={"hidden_channels": 32},
         temporal_attention_head_dim=16,
+        token_embedding_std=1.0,
         scheduler={"prediction_type": "sample"},
         pipeline={
             "default_height": 64,
@@ -198,6 +203,9 @@ def build_components(
     text_config = {"vocab_size": len(tokenizer), "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
     with torch.device(device or "cpu"):
         text_encoder = CLIPTextModel(CLIPTextConfig(**{**text_config, **p.text_encoder}))
+        if p.token_embedding_std is not None:
+            with torch.no_grad():
+                text_encoder.get_input_embeddings().weight.normal_(0.0, p.token_embedding_std)
         vae = AutoencoderKL(**p.vae)
         c = vae.config.latent_channels
         reference_unet = UNet2DConditionModel(in_channels=c, out_channels=c, **p.reference_unet)

@@ -91,7 +91,7 @@ class VideoUNet(ModelMixin, ConfigMixin):
         if self.config.low_res_conditioning:
             if low_res_latents is None or noise_level is None:
                 raise ValueError("the super-resolution stage needs low_res_latents and noise_level")
-            level = noise_level.to(sample.dtype).reshape(-1, 1, 1, 1, 1) / NOISE_LEVEL_SCALE
+            level = noise_level.to(sample.device, sample.dtype).reshape(-1, 1, 1, 1, 1) / NOISE_LEVEL_SCALE
             parts += [low_res_latents, level.expand(batch, 1, frames, height, width)]
         return torch.cat(parts, dim=1)
 

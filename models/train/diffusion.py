@@ -80,11 +80,15 @@ def sample(
     num_inference_steps: int,
     generator: torch.Generator,
     scheduler_cls: type[SchedulerMixin] = DDIMScheduler,
+    device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Run a sampler from pure noise. ``denoise(x_t, t)`` returns the (already guided) model prediction."""
+    """Run a sampler from pure noise. ``denoise(x_t, t)`` returns the (already guided) model prediction.
+
+    The noise is drawn on the CPU from ``generator`` (the same samples whatever the device), then moved.
+    """
     scheduler = scheduler_cls.from_config(scheduler_config)
     scheduler.set_timesteps(num_inference_steps)
-    latents = torch.randn(shape, generator=generator) * scheduler.init_noise_sigma
+    latents = torch.randn(shape, generator=generator).to(device) * scheduler.init_noise_sigma
     for t in scheduler.timesteps:
         pred = denoise(scheduler.scale_model_input(latents, t), t)
         latents = scheduler.step(pred, t, latents, return_dict=False)[0]

@@ -145,6 +145,19 @@ class Stage:
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.module.parameters() if p.requires_grad]
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def to(self, device: torch.device | str) -> Stage:
+        """Move the trained module and the frozen networks it reads (VAE, text encoder) to ``device``."""
+        self.module.to(device)
+        self.vae.to(device)
+        self.text.text_encoder.to(device)
+        self.text.cache.clear()
+        self.latent_cache.clear()
+        return self
+
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
         raise NotImplementedError
 
@@ -197,13 +210,14 @@ class VaeStage(Stage):
     def finalize(self, module: nn.Module) -> nn.Module:
         # Scale latents to unit variance, as Stable Diffusion's 0.18215 does for its VAE.
         clips = world_clips(SAMPLE_PROMPTS * 8, self.height, 4, 3, seed=1).flatten(0, 1)
+        clips = clips.to(next(module.parameters()).device)
         latents = module.encode(clips).latent_dist.mode()
         module.register_to_config(scaling_factor=float(1.0 / latents.std()))
         return module
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
-        clips = world_clips(SAMPLE_PROMPTS, self.height, 4, 4, seed=step)
+        clips = world_clips(SAMPLE_PROMPTS, self.height, 4, 4, seed=step).to(self.device)
         frames = clips.flatten(0, 1)
         recon = module.decode(module.encode(frames).latent_dist.mode()).sample.reshape(clips.shape)
         rows = [to_uint8(x) for pair in zip(clips, recon, strict=True) for x in pair]
@@ -242,7 +256,7 @@ class ReferenceStage(Stage):
         for seed in range(3):
             latents = sample(
                 denoise, (len(SAMPLE_PROMPTS), channels, side, side), self.scheduler.config,
-                self.options.sample_steps, torch.Generator().manual_seed(seed), DDIMScheduler,
+                self.options.sample_steps, torch.Generator().manual_seed(seed), DDIMScheduler, self.device,
             )  # fmt: skip
             images = self.vae.decode(latents / self.vae.config.scaling_factor).sample
             rows.append(to_uint8(images))
@@ -312,7 +326,7 @@ class CascadeStage(Stage):
         text = self.text(self.captions(batch))
         low_res = levels = None
         if self.low_res:
-            levels = torch.randint(0, self.options.max_noise_level + 1, (len(text),))
+            levels = torch.randint(0, self.options.max_noise_level + 1, (len(text),)).to(cond["x0"].device)
             low_res = self.augment(cond["low_res_clean"], levels)
         return diffusion_loss(
             lambda x, t: self.module(x, t, text, cond["reference"], low_res, levels),
@@ -322,6 +336,7 @@ class CascadeStage(Stage):
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
         clips = world_clips(SAMPLE_PROMPTS, self.height, self.base_frames, self.stride, seed=step)
+        clips = clips.to(self.device)
         cond = self.conditioning(clips)
         n = len(SAMPLE_PROMPTS)
         text_c, text_u = self.text(list(SAMPLE_PROMPTS)), self.text([""] * n)
@@ -329,7 +344,7 @@ class CascadeStage(Stage):
         low_res = levels = None
         if self.low_res:
             aug_t = int(self.config.get("noise_aug_timestep", 100))
-            levels = torch.full((2 * n,), aug_t)
+            levels = torch.full((2 * n,), aug_t, device=self.device)
             low_res = torch.cat([self.augment(cond["low_res_clean"], levels[:n])] * 2)
         denoise = guided(
             lambda x, t, txt: module(x, t, txt, reference, low_res, levels), text_c, text_u,
@@ -337,7 +352,7 @@ class CascadeStage(Stage):
         )  # fmt: skip
         latents = sample(
             denoise, tuple(cond["x0"].shape), self.scheduler.config, self.options.sample_steps,
-            torch.Generator().manual_seed(step),
+            torch.Generator().manual_seed(step), device=self.device,
         )  # fmt: skip
         b, c, f, h, w = latents.shape
         frames = self.vae.decode(
@@ -385,7 +400,7 @@ class UpsamplerStage(Stage):
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
-        clips = world_clips(SAMPLE_PROMPTS, self.height, 5, 2, seed=step)
+        clips = world_clips(SAMPLE_PROMPTS, self.height, 5, 2, seed=step).to(self.device)
         pred, _ = self.predict(module, self.latents(clips)["latents"])
         b, c, f, h, w = pred.shape
         decoded = self.vae.decode(
@@ -419,7 +434,7 @@ class DecoderStage(Stage):
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
-        clips = world_clips(SAMPLE_PROMPTS, self.height, 8, 1, seed=step)
+        clips = world_clips(SAMPLE_PROMPTS, self.height, 8, 1, seed=step).to(self.device)
         decoded = module(encode_video(self.vae, clips, self.height, self.height)).transpose(1, 2)
         rows = [to_uint8(x) for pair in zip(clips, decoded, strict=True) for x in pair]
         return [write_sheet(rows, folder / f"decoder_{step:06d}.png")]

@@ -71,6 +71,7 @@ class Trainer:
         self.accelerator = Accelerator(
             mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accumulation
         )
+        stage.to(self.accelerator.device)
         params = stage.trainable_parameters()
         if not params:
             raise ValueError(f"stage {stage.name!r} has no trainable parameters")
@@ -114,10 +115,18 @@ class Trainer:
             final.save_pretrained(self.folder / MODEL_SUBDIR, safe_serialization=True)
 
     def write_samples(self) -> None:
-        if self.accelerator.is_main_process:
+        """Sample sheets/videos from the EMA weights. They are diagnostics: a failure to make them (no video
+        encoder on the host, a full disk) is logged and training goes on."""
+        if not self.accelerator.is_main_process:
+            return
+        try:
             module = self.ema.averaged_copy(self.unwrapped)
             for path in self.stage.write_samples(module, self.folder / "samples", self.step):
                 logger.info("%s: wrote %s", self.stage.name, path)
+        except Exception:
+            logger.exception(
+                "%s: writing samples at step %d failed; training goes on", self.stage.name, self.step
+            )
 
     def train(self) -> TrainResult:
         """Run until ``config.steps`` (from wherever the checkpoint left off); save the EMA model at the end."""
