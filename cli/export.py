@@ -53,7 +53,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not args.quiet:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        from core.settings import get_settings
+
+        if get_settings().log_format == "json":  # e.g. run by the worker image's entrypoint
+            from core.logging import configure_logging
+
+            configure_logging("json", "INFO")
+        else:
+            logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     from export.onnx_export import export_pipeline
     from export.specs import SPECS, ShapeRanges
     from export.tensorrt_build import Precision, build_engines

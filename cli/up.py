@@ -82,7 +82,11 @@ def _wait_for_redis(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from core.logging import configure_logging
+    from core.settings import get_settings
+
+    settings = get_settings()  # the children read the same environment: one log format for all of them
+    configure_logging(settings.log_format, settings.log_level)
     env = dict(os.environ)
     if args.model:
         env["VIDEOGEN_MODEL"] = args.model
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         logger.warning("no VIDEOGEN_API_KEYS: auth is off, for local use only")
     host = args.host or env.get("VIDEOGEN_HOST", "127.0.0.1")
     port = str(args.port or env.get("VIDEOGEN_PORT", "8000"))
-    supervisor = Supervisor()
+    supervisor = Supervisor(worker_grace_s=settings.worker_drain_s + Supervisor.EXIT_MARGIN_S)
     try:
         if not (env.get("REDIS_URL") or env.get("VIDEOGEN_REDIS_URL")):
             redis_proc, env["REDIS_URL"] = start_redis(data_dir)
@@ -110,12 +114,15 @@ def run(args: argparse.Namespace) -> int:
 
 class Supervisor:
     """Children in their own sessions, so a Ctrl-C reaches only us and we stop them in order: the API, then the
-    worker (it finishes its job, up to ``WORKER_GRACE_S``; a second Ctrl-C cuts that short, and a job cut off
-    is requeued by the lost-job sweep the next time the service runs), then Redis (which persists its data)."""
+    worker, then Redis (which persists its data). The worker gets ``VIDEOGEN_WORKER_DRAIN_S`` to finish its
+    video; past that it hands the video back to the queue (it runs again, from the start, the next time the
+    service runs) and exits. A second Ctrl-C is passed on to the worker, which then hands its video back at
+    once; if it still has not exited after ``worker_grace_s`` it is killed (and the lost-job sweep requeues)."""
 
-    WORKER_GRACE_S = 60.0
+    EXIT_MARGIN_S = 30.0  # past the drain: handing the job back, the process's own exit
 
-    def __init__(self) -> None:
+    def __init__(self, worker_grace_s: float = 60.0) -> None:
+        self.worker_grace_s = worker_grace_s
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.signals = 0
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -123,8 +130,6 @@ class Supervisor:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.signals += 1
-        if self.signals > 1:
-            logger.warning("stopping now")
 
     def start(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
         self.children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
@@ -144,10 +149,16 @@ class Supervisor:
             if proc.poll() is not None:
                 continue
             proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + (self.WORKER_GRACE_S if name == "worker" else 10.0)
-            while proc.poll() is None and time.monotonic() < deadline and self.signals < 2:
+            grace_s = self.worker_grace_s if name == "worker" else 10.0
+            deadline = time.monotonic() + grace_s
+            seen = self.signals
+            while proc.poll() is None and time.monotonic() < deadline:
+                if self.signals > seen:  # another Ctrl-C: pass it on (the worker hands its video back now)
+                    seen = self.signals
+                    logger.warning("asking %s again to stop", name)
+                    proc.send_signal(signal.SIGTERM)
                 time.sleep(0.1)
             if proc.poll() is None:
-                logger.warning("%s did not stop in time; killing it", name)
+                logger.warning("%s did not stop within %.0f s; killing it", name, grace_s)
                 proc.kill()
                 proc.wait()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -15,17 +14,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default=None, choices=["auto", "tensorrt", "onnxruntime", "torch"])
     p.add_argument("--name", default=None, help="worker name (default: host.pid)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    p.add_argument("--log-level", default="info")
+    p.add_argument("--log-level", default=None, help="DEBUG, INFO, ... (default: VIDEOGEN_LOG_LEVEL or INFO)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.logging import configure_logging
     from core.settings import Settings
     from worker.main import run_worker
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    overrides = {"model": args.model, "device": args.device, "backend": args.backend}
+    overrides = {
+        "model": args.model,
+        "device": args.device,
+        "backend": args.backend,
+        "log_level": args.log_level,
+    }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    configure_logging(settings.log_format, settings.log_level)
     return run_worker(settings, name=args.name, burst=args.burst)

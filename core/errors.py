@@ -93,6 +93,13 @@ class JobCancelledError(VideoGenError):
     code = "cancelled"
 
 
+class JobInterruptedError(VideoGenError):
+    """Raised inside a worker to stop a job it must hand back to the queue (the worker is shutting down): the
+    video goes back to ``queued`` on the same attempt, never to a terminal state."""
+
+    code = "interrupted"
+
+
 class ExportError(VideoGenError):
     """An export, engine build or accelerated-runtime artifact failed or does not fit this model."""
 

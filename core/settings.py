@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SIZE_PATTERN = re.compile(r"^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$")
@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(2, ge=1)  # runs of one job, counting retries after a lost worker
     progress_interval_s: float = Field(0.5, ge=0)  # progress writes are throttled to one per interval
     maintenance_interval_s: float = Field(2.0, gt=0)  # lost-job, expiry and webhook sweeps
+    # On SIGTERM a worker takes no new job and gives the running one this long to finish; then it interrupts it
+    # and hands it back to the queue (not counted as an attempt). Keep it below the orchestrator's grace period.
+    worker_drain_s: float = Field(30.0, ge=0)
 
     # Storage
     storage: Literal["local", "s3"] = "local"
@@ -104,6 +107,10 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(6, ge=1)
     webhook_backoff_s: float = Field(2.0, ge=0)  # first retry delay; doubles per attempt
 
+    # Logging (every process)
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (the images and compose use it)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
     # HTTP server
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -112,6 +119,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
 
     @field_validator("allowed_sizes")
     @classmethod

@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -51,6 +51,9 @@ class Storage(Protocol):
 
     def delete_all(self, video_id: str) -> None:
         """Remove every object of a video (no error if there is none)."""
+
+    def delete(self, video_id: str, names: Iterable[str]) -> None:
+        """Remove these objects of a video (no error for missing ones), keeping its others."""
 
     def names(self, video_id: str) -> list[str]:
         """The file names a video has in storage."""
@@ -127,6 +130,15 @@ class LocalStorage:
             pass
         except OSError as exc:
             raise StorageError(f"cannot delete {video_id}: {exc}") from exc
+
+    def delete(self, video_id: str, names: Iterable[str]) -> None:
+        folder = self._dir(video_id)
+        for name in names:
+            _check(video_id, name)
+            try:
+                (folder / name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot delete {video_id}/{name}: {exc}") from exc
 
     def names(self, video_id: str) -> list[str]:
         folder = self._dir(video_id)
@@ -252,6 +264,14 @@ class S3Storage:
             objects = [{"Key": prefix + n} for n in names]
             self._call(
                 f"delete {prefix}",
+                lambda: self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects}),
+            )
+
+    def delete(self, video_id: str, names: Iterable[str]) -> None:
+        objects = [{"Key": self._key(video_id, name)} for name in names]
+        if objects:
+            self._call(
+                f"delete {self._key(video_id)}",
                 lambda: self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects}),
             )
 

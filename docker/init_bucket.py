@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 from core.errors import StorageError
+from core.logging import configure_logging
 from core.settings import get_settings
 from core.storage import S3Storage
 
@@ -24,8 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the server")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between attempts")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
     if settings.storage != "s3":
         logger.info("VIDEOGEN_STORAGE=%s: no bucket to create", settings.storage)
         return 0

@@ -13,7 +13,19 @@
 #   WORKER_ENGINES=off        prepare nothing; the worker uses what the engine folder holds
 set -eu
 
-log() { printf '%s worker-entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+# Lines in the worker's format: VIDEOGEN_LOG_FORMAT=json (the images' default) gives one JSON object per line.
+log_at() {
+  level=$1
+  shift
+  if [ "${VIDEOGEN_LOG_FORMAT:-text}" = json ]; then
+    message=$(printf '%s' "$*" | sed 's/\\/\\\\/g; s/"/\\"/g')
+    printf '{"time": "%s", "level": "%s", "logger": "worker-entrypoint", "message": "%s"}\n' \
+      "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" "$level" "$message" >&2
+  else
+    printf '%s %s worker-entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$level" "$*" >&2
+  fi
+}
+log() { log_at INFO "$@"; }
 
 mode="${WORKER_ENGINES:-auto}"
 backend="${VIDEOGEN_BACKEND:-torch}"
@@ -22,7 +34,7 @@ model="${VIDEOGEN_MODEL:-demo}"
 
 case "$mode" in
   auto | tensorrt | onnx | off) ;;
-  *) log "WORKER_ENGINES=$mode: expected auto, tensorrt, onnx or off"; exit 2 ;;
+  *) log_at ERROR "WORKER_ENGINES=$mode: expected auto, tensorrt, onnx or off"; exit 2 ;;
 esac
 
 if [ "$mode" = off ] || [ -z "$engine_dir" ] || { [ "$mode" = auto ] && [ "$backend" = torch ]; }; then
@@ -42,9 +54,9 @@ else
   if flock "$engine_dir/.prepare.lock" videogen export --model "$model" --out "$engine_dir" --format "$format"; then
     log "engines ready after $(($(date +%s) - started))s"
   elif [ "$mode" = auto ]; then
-    log "engine preparation failed; the worker falls back per module to what runs (its log names each choice)"
+    log_at WARNING "engine preparation failed; the worker falls back per module to what runs (its log names each choice)"
   else
-    log "engine preparation failed (WORKER_ENGINES=$mode)"
+    log_at ERROR "engine preparation failed (WORKER_ENGINES=$mode)"
     exit 1
   fi
 fi

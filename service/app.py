@@ -18,6 +18,7 @@ from core.maintenance import start_maintenance
 from core.params import VideoRequest
 from core.settings import Settings, get_settings
 from core.storage import Storage
+from service.access_log import RequestLog
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimit
 from service.metrics import JobCollector, RequestMetrics
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(playground.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, registry=registry)
+    app.add_middleware(RequestLog)  # outermost: its line covers the whole request
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

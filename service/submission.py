@@ -25,6 +25,7 @@ from core.errors import (
 )
 from core.keys import new_video_id
 from core.lifecycle import current_capabilities
+from core.logging import set_log_fields
 from core.params import VideoRequest, resolve_params
 from core.video import INPUT_REFERENCE, VideoStatus
 from core.webhooks import check_webhook_url
@@ -149,6 +150,7 @@ def submit(
         check_webhook_url(video_request.webhook_url, settings.webhook_allow_private)
     png = normalize_reference(reference, settings) if reference is not None else None
     video_id = new_video_id()
+    set_log_fields(video_id=video_id)  # this request's log lines name it from here on
     claim_key = None
     if idempotency_key is not None:
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:

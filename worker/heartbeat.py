@@ -12,6 +12,7 @@ from types import TracebackType
 from core.connection import REDIS_DOWN_ERRORS
 from core.context import Context
 from core.lifecycle import publish_worker
+from core.logging import in_current_context
 from core.params import Capabilities
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ class JobHeartbeat:
         self.key = ctx.keys.heartbeat(video_id)
         self.ttl_ms = max(1, int(ctx.settings.heartbeat_ttl_s * 1000))
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{video_id}", daemon=True)
+        self.video_id = video_id
 
     def beat(self) -> None:
         self.ctx.redis.set(self.key, "1", px=self.ttl_ms)
@@ -40,6 +41,10 @@ class JobHeartbeat:
 
     def __enter__(self) -> JobHeartbeat:
         self.beat()
+        # Its log lines (Redis trouble) carry the job's ids like the job's own.
+        self._thread = threading.Thread(
+            target=in_current_context(self._run), name=f"heartbeat-{self.video_id}", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -3,7 +3,9 @@ process loaded once (``worker.main`` installs it; a plain ``rq worker`` gets it 
 
 A job only starts if its video is still queued on the same attempt, checks every step whether the video is still
 wanted, stores its files atomically and finishes through a compare-and-set, so a cancel or a retry elsewhere always
-wins cleanly. Every failure ends as ``failed`` with an ``error.code`` and the worker goes on with the next job.
+wins cleanly. Every failure ends as ``failed`` with an ``error.code`` and the worker goes on with the next job. A
+job the worker's shutdown interrupts (``worker.shutdown``) is handed back: its video returns to ``queued`` on the
+same attempt, without its partial files. Everything logged while a job runs carries its ids (``core.logging``).
 """
 
 from __future__ import annotations
@@ -21,27 +23,36 @@ from core.errors import (
     InvalidInputError,
     InvalidReferenceError,
     JobCancelledError,
+    JobInterruptedError,
     JobTimeoutError,
     OutOfMemoryError,
     VideoGenError,
 )
 from core.lifecycle import finish
+from core.logging import log_context
 from core.metrics import observe_stages
 from core.params import fill_for_model
+from core.queue import job_id
 from core.storage import with_retries
 from core.video import INPUT_REFERENCE, MIME_TYPES, VARIANTS, VideoParams, VideoStatus
 from worker.heartbeat import JobHeartbeat, WorkerPresence
 from worker.progress import ProgressTracker
 from worker.runtime import Runtime
+from worker.shutdown import Shutdown
 
 logger = logging.getLogger(__name__)
 
-_process: dict[str, Any] = {}  # "ctx", "runtime", "presence": this process's loaded state
+_process: dict[str, Any] = {}  # "ctx", "runtime", "presence", "shutdown": this process's loaded state
 
 
-def install(ctx: Context, runtime: Runtime, presence: WorkerPresence | None = None) -> None:
+def install(
+    ctx: Context,
+    runtime: Runtime,
+    presence: WorkerPresence | None = None,
+    shutdown: Shutdown | None = None,
+) -> None:
     """Make ``ctx`` and the loaded ``runtime`` the ones every job in this process uses."""
-    _process.update(ctx=ctx, runtime=runtime, presence=presence)
+    _process.update(ctx=ctx, runtime=runtime, presence=presence, shutdown=shutdown)
 
 
 def _loaded() -> tuple[Context, Runtime]:
@@ -56,13 +67,16 @@ def _loaded() -> tuple[Context, Runtime]:
 
 
 def generate_video(video_id: str, attempt: int) -> str:
-    """Run attempt ``attempt`` of ``video_id``; returns the outcome (completed, failed, cancelled, skipped)."""
+    """Run attempt ``attempt`` of ``video_id``; returns the outcome (completed, failed, cancelled, skipped,
+    requeued)."""
     from rq import get_current_job
 
     ctx, runtime = _loaded()
     rq_job = get_current_job()
     timeout_s = int(rq_job.timeout) if rq_job is not None and rq_job.timeout else ctx.settings.job_timeout_s
-    return VideoJob(ctx, runtime, video_id, attempt, _process.get("presence"), timeout_s).run()
+    return VideoJob(
+        ctx, runtime, video_id, attempt, _process.get("presence"), timeout_s, _process.get("shutdown")
+    ).run()
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -110,6 +124,7 @@ class VideoJob:
         attempt: int,
         presence: WorkerPresence | None,
         timeout_s: int | None = None,
+        shutdown: Shutdown | None = None,
     ) -> None:
         self.ctx = ctx
         self.timeout_s = timeout_s if timeout_s is not None else ctx.settings.job_timeout_s
@@ -117,17 +132,30 @@ class VideoJob:
         self.video_id = video_id
         self.attempt = attempt
         self.presence = presence
-        self.tracker = ProgressTracker(ctx.records, video_id, attempt, ctx.settings.progress_interval_s)
+        self.shutdown = shutdown
+        interrupt = shutdown.interrupt_reason if shutdown is not None else None
+        self.tracker = ProgressTracker(
+            ctx.records, video_id, attempt, ctx.settings.progress_interval_s, interrupt=interrupt
+        )
 
     def run(self) -> str:
+        with log_context(
+            job_id=job_id(self.video_id, self.attempt), video_id=self.video_id, attempt=self.attempt
+        ):
+            return self._run()
+
+    def _run(self) -> str:
         params = self._start()
         if not isinstance(params, VideoParams):
             return params
         if self.presence is not None:
             self.presence.busy = self.video_id
         try:
-            with JobHeartbeat(self.ctx, self.video_id):
-                return self._generate(params)
+            with JobHeartbeat(self.ctx, self.video_id):  # still beating while a handed-back video is requeued
+                try:
+                    return self._generate(params)
+                except JobInterruptedError as exc:
+                    return self._hand_back(exc)
         except JobCancelledError as exc:
             return self._stopped(exc)
         except Exception as exc:
@@ -245,6 +273,22 @@ class VideoJob:
             return "failed"
         return self._stopped(JobCancelledError("the video changed state before it could fail"))
 
+    def _hand_back(self, reason: JobInterruptedError) -> str:
+        """Put the video back to ``queued`` on this same attempt (a shutdown is not the video's failure), without
+        any file this run stored; the worker re-enqueues the job when it returns (``Shutdown.hand_back``)."""
+        self._remove_outputs(keep_input=True)
+        reset = {"progress": 0, "stage": None, "started_at": None, "worker": None, "backends": None,
+                 "timings": None, "queued_at": time.time()}  # fmt: skip
+        if self.ctx.records.transition(
+            self.video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=self.attempt
+        ) != 1:  # fmt: skip
+            return self._stopped(JobCancelledError("the video changed state before it could be handed back"))
+        if self.shutdown is not None:  # (always: only a shutdown interrupts; else the orphan sweep requeues)
+            self.shutdown.hand_back(self.video_id, self.attempt)
+        logger.warning("video %s attempt %d interrupted (%s); handed back to the queue, not counted as an attempt",
+                       self.video_id, self.attempt, reason)  # fmt: skip
+        return "requeued"
+
     def _stopped(self, reason: JobCancelledError) -> str:
         """The video was cancelled, deleted or taken over by another attempt: clean up what is ours."""
         status, attempt = self.ctx.records.status_of(self.video_id)
@@ -253,8 +297,12 @@ class VideoJob:
             self._remove_outputs()
         return "cancelled"
 
-    def _remove_outputs(self) -> None:
+    def _remove_outputs(self, keep_input: bool = False) -> None:
+        """Delete the video's files; ``keep_input`` keeps the client's reference image (the job runs again)."""
         try:
-            self.ctx.storage.delete_all(self.video_id)
+            if keep_input:
+                self.ctx.storage.delete(self.video_id, VARIANTS.values())
+            else:
+                self.ctx.storage.delete_all(self.video_id)
         except VideoGenError as exc:
             logger.warning("video %s: files not removed (the expiry sweep will): %s", self.video_id, exc)

@@ -1,24 +1,30 @@
 """The worker process: load the pipeline once, announce the worker, run the maintenance threads and work the
-queue with RQ's non-forking ``SimpleWorker`` (a forked child would reload the model every job or break CUDA).
-One process per GPU."""
+queue with ``VideoWorker``, RQ's non-forking ``SimpleWorker`` (a forked child would reload the model every job or
+break CUDA) with this project's graceful shutdown (``worker.queue_worker``). One process per GPU."""
 
 from __future__ import annotations
 
 import gc
 import logging
 import os
+import signal
 import socket
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from rq.worker import SimpleWorker
+from rq.exceptions import StopRequested
 
 from core.connection import worker_redis
 from core.context import Context
+from core.logging import adopt_library_loggers
 from core.maintenance import start_maintenance
 from core.settings import Settings
 from worker import jobs
 from worker.heartbeat import WorkerPresence
+from worker.queue_worker import STOP_SIGNALS, VideoWorker
 from worker.runtime import Runtime, load_runtime
+from worker.shutdown import Shutdown
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +42,9 @@ def run_worker(
     runtime: Runtime | None = None,
     maintenance: bool = True,
 ) -> int:
-    """Serve jobs until stopped (SIGINT/SIGTERM: finish the current job, then exit; twice: exit now).
+    """Serve jobs until stopped; returns the exit code (0). SIGTERM/SIGINT: no new job, the running one gets
+    ``settings.worker_drain_s`` to finish and is then handed back to the queue; a second signal hands it back at
+    once, a third exits at once (``worker.shutdown``).
 
     ``burst`` exits once the queue is empty. ``runtime`` replaces ``load_runtime(settings)`` (tests)."""
     name = name or default_worker_name()
@@ -44,6 +52,7 @@ def run_worker(
     ctx = Context.build(settings, client)
     started = time.perf_counter()
     runtime = runtime if runtime is not None else load_runtime(settings)
+    adopt_library_loggers()  # diffusers and transformers log through our handler from here on
     # The model and the torch/diffusers module graph live as long as the process: keep the collector from
     # walking them after every job (``free_memory``) and at exit (tens of seconds on a busy CPU otherwise).
     gc.freeze()
@@ -51,21 +60,46 @@ def run_worker(
     presence = WorkerPresence(
         ctx, name, runtime.capabilities, period_s=min(2.0, settings.heartbeat_ttl_s / 3)
     )
-    jobs.install(ctx, runtime, presence)
+    shutdown = Shutdown(settings.worker_drain_s)
+    jobs.install(ctx, runtime, presence, shutdown)
     presence.start()
     loops = start_maintenance(ctx) if maintenance else []
     try:
-        while True:
-            worker = SimpleWorker(
-                [settings.queue_name], connection=client, name=name, log_job_description=True
-            )
-            worker.work(burst=burst, logging_level=logging.getLevelName(logger.getEffectiveLevel()))
-            # RQ records a SIGINT/SIGTERM here (its own handlers replace ours while it works).
-            if burst or worker._shutdown_requested_date is not None:
-                return 0
-            logger.warning("worker %s: queue loop stopped (Redis unreachable?); restarting", name)
-            time.sleep(RESTART_DELAY_S)
+        with stop_signals(lambda signum, frame: _stop_between_loops(shutdown)):
+            while True:
+                worker = VideoWorker(
+                    [settings.queue_name], ctx=ctx, shutdown=shutdown, connection=client, name=name,
+                    log_job_description=True,
+                )  # fmt: skip
+                try:
+                    worker.work(burst=burst, logging_level=logging.getLevelName(logger.getEffectiveLevel()))
+                    if burst or shutdown.requested:
+                        return 0
+                    logger.warning("worker %s: queue loop stopped (Redis unreachable?); restarting", name)
+                    time.sleep(RESTART_DELAY_S)
+                except StopRequested:  # a signal between RQ's loop and the next
+                    return 0
     finally:
         for loop in loops:
             loop.stop()
         presence.stop()
+        logger.info("worker %s: stopped", name)
+
+
+def _stop_between_loops(shutdown: Shutdown) -> None:
+    shutdown.request()
+    raise StopRequested()
+
+
+@contextmanager
+def stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """SIGTERM and SIGINT go to ``handler`` inside the block (RQ's loop installs its own while it runs); the
+    previous handlers come back after it."""
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

@@ -1,14 +1,24 @@
-"""The pipeline callback of a job: every step it checks that the video is still wanted (cooperative cancel), it
-writes overall progress at most every ``interval_s`` (and at the end of every stage) and it times the stages."""
+"""The pipeline callback of a job: every step it checks that the video is still wanted (cooperative cancel) and
+that the worker is not shutting down past its drain deadline (``JobInterruptedError``), it writes overall
+progress at most every ``interval_s`` (and at the end of every stage), it times the stages and it names the
+current stage in the job's log context."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
-from core.errors import JobCancelledError
+from core.errors import JobCancelledError, JobInterruptedError
+from core.logging import set_log_fields
 from core.records import VideoRecords
 from core.video import STAGES, VideoStatus
+
+logger = logging.getLogger(__name__)
+
+# Stages a shutdown may interrupt: everything before the files are stored (storing them takes moments, and an
+# interrupted upload would only have to be undone).
+INTERRUPTIBLE = frozenset(STAGES) - {"upload"}
 
 # Share of the whole job each stage stands for, in percent (they sum to 100).
 STAGE_WEIGHTS = {
@@ -39,12 +49,14 @@ class ProgressTracker:
         attempt: int,
         interval_s: float,
         clock: Callable[[], float] = time.monotonic,
+        interrupt: Callable[[], str | None] | None = None,
     ) -> None:
         self.records = records
         self.video_id = video_id
         self.attempt = attempt
         self.interval_s = interval_s
         self.clock = clock
+        self.interrupt = interrupt  # a reason to stop now (the worker's drain deadline passed), or None
         self.timings: dict[str, float] = {}
         self.stage: str | None = None
         self.percent = 0
@@ -54,11 +66,15 @@ class ProgressTracker:
     def __call__(self, stage: str, step: int, total: int) -> None:
         if stage not in STAGE_WEIGHTS:
             raise ValueError(f"unknown stage {stage!r}")
+        if self.interrupt is not None and stage in INTERRUPTIBLE and (reason := self.interrupt()) is not None:
+            raise JobInterruptedError(reason)
         now = self.clock()
         changed = stage != self.stage
         if changed:
             self._close_stage(now)
             self.stage, self._stage_started = stage, now
+            set_log_fields(stage=stage)
+            logger.info("video %s: stage %s", self.video_id, stage)
         self.percent = max(self.percent, overall_percent(stage, step, total))
         if changed or step >= total or now - self._last_write >= self.interval_s:
             status = self.records.report_progress(self.video_id, self.attempt, self.percent, stage)
@@ -78,4 +94,5 @@ class ProgressTracker:
         """Close the current stage; returns stage -> seconds."""
         self._close_stage(self.clock())
         self.stage = None
+        set_log_fields(stage=None)
         return self.timings

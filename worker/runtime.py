@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ModelLoadError
+from core.logging import adopt_library_loggers
 from core.params import Capabilities
 from core.settings import Settings
 
@@ -41,6 +42,7 @@ def load_runtime(settings: Settings) -> Runtime:
     from export.backends import apply_backends, stage_backends
     from models.loading import load_pipeline
 
+    adopt_library_loggers()  # diffusers/transformers (imported just now) log through the process's handler
     device = resolve_device(settings.device)
     try:
         pipe = load_pipeline(settings.model, device=device)

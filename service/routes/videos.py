@@ -14,6 +14,7 @@ from core.context import Context
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.keys import is_video_id
 from core.lifecycle import finish
+from core.logging import set_log_fields
 from core.params import VideoRequest
 from core.video import TERMINAL, Video, VideoStatus, video_from_record
 from service.deps import ContextDep, PrincipalDep
@@ -94,6 +95,7 @@ async def create_video(
     record, replayed = await run_in_threadpool(
         submit, ctx, principal, video_request, reference, idempotency_key
     )
+    set_log_fields(video_id=record["id"])  # an idempotent replay names an earlier video
     response.headers["Location"] = f"/videos/{record['id']}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"

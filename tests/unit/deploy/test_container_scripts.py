@@ -4,6 +4,7 @@ worker entrypoint exporting real ONNX files that the worker then loads."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -175,6 +176,14 @@ def test_entrypoint_with_the_torch_backend_prepares_nothing_and_becomes_the_work
     assert "no engines to prepare" in result.stderr
     assert "usage: videogen worker" in result.stdout  # the arguments reached `videogen worker`
     assert not engines.exists()
+
+
+def test_entrypoint_lines_are_json_in_the_images_log_format(tmp_path: Path):
+    env = clean_env(VIDEOGEN_BACKEND="torch", VIDEOGEN_ENGINE_DIR=str(tmp_path), VIDEOGEN_LOG_FORMAT="json")
+    result = entrypoint("--help", env=env)
+    line = json.loads(result.stderr.splitlines()[0])
+    assert line["logger"] == "worker-entrypoint" and line["level"] == "INFO" and line["time"].endswith("Z")
+    assert line["message"].startswith("no engines to prepare (WORKER_ENGINES=auto")
 
 
 @pytest.mark.slow
