@@ -72,16 +72,16 @@ def in_current_context(target: Callable[[], object]) -> Callable[[], object]:
 
 
 class ContextFilter(logging.Filter):
-    """Copies the open context's fields onto each record (``record.context``) as it is handled; put it on the
-    handler, so records of every logger get it."""
+    """Copies the open context's fields onto each record as it is handled (``record.videogen_context``); put it
+    on the handler, so records of every logger get it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.context = log_fields()
+        record.videogen_context = log_fields()
         return True
 
 
 def _context_of(record: logging.LogRecord) -> dict[str, Any]:
-    fields = getattr(record, "context", None)
+    fields = getattr(record, "videogen_context", None)
     return fields if isinstance(fields, dict) else log_fields()
 
 
