@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     from export.tensorrt_build import Precision, build_engines
     from models.loading import load_pipeline, resolve_model
 
+    if not args.quiet:
+        from core.logging import adopt_library_loggers
+
+        adopt_library_loggers()  # diffusers and transformers lines in the same format
     modules = None if args.modules is None else [m.strip() for m in args.modules.split(",") if m.strip()]
     unknown = sorted(set(modules or ()) - set(SPECS))
     if unknown:
