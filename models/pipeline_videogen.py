@@ -41,7 +41,6 @@ ProgressCallback = Callable[[str, int, int], None]
 ReferenceInput = PIL.Image.Image | np.ndarray | torch.Tensor
 
 MAX_TEMPORAL_UPSAMPLING = 3  # 2x, 4x, 8x
-MAX_INFERENCE_STEPS = 1000
 
 
 class VideoGenPipeline(DiffusionPipeline):
@@ -214,6 +213,15 @@ class VideoGenPipeline(DiffusionPipeline):
         reference model's own requirement)."""
         return math.lcm(8, self.vae_scale_factor * self.config.sr_scale_factor)
 
+    @property
+    def max_inference_steps(self) -> int:
+        """The most denoising steps every scheduler can take: a "leading" spacing with ``steps_offset`` 1 (Stable
+        Diffusion's) runs past the last training timestep at ``num_train_timesteps`` steps."""
+        return min(
+            s.config.num_train_timesteps - s.config.get("steps_offset", 0)
+            for s in (self.scheduler, self.reference_scheduler)
+        )
+
     def base_frames_for(self, num_frames: int, temporal_upsampling: int) -> int:
         """Frames the base stage makes so that ``temporal_upsampling`` doublings reach ``num_frames``."""
         return math.ceil((num_frames - 1) / 2**temporal_upsampling) + 1
@@ -255,8 +263,9 @@ class VideoGenPipeline(DiffusionPipeline):
                 f" this model makes at most {self.config.max_base_frames}: raise temporal_upsampling or ask for"
                 " fewer frames"
             )
-        if not isinstance(num_inference_steps, int) or not 1 <= num_inference_steps <= MAX_INFERENCE_STEPS:
-            raise ValueError(f"num_inference_steps={num_inference_steps} must be 1..{MAX_INFERENCE_STEPS}")
+        max_steps = self.max_inference_steps
+        if not isinstance(num_inference_steps, int) or not 1 <= num_inference_steps <= max_steps:
+            raise ValueError(f"num_inference_steps={num_inference_steps} must be 1..{max_steps}")
         if not math.isfinite(guidance_scale) or guidance_scale < 0:
             raise ValueError(f"guidance_scale={guidance_scale} must be a finite number >= 0")
         if reference_image is not None:

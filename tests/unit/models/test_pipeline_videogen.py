@@ -148,6 +148,8 @@ def test_incomplete_model_folder_names_the_missing_file(
         ({"num_frames": 0}, "num_frames=0"),
         ({"temporal_upsampling": 4}, "temporal_upsampling=4 must be 0..3"),
         ({"num_inference_steps": 0}, "num_inference_steps=0"),
+        # DDIM with steps_offset=1 would index timestep 1000 of 1000: refused up front, not an IndexError.
+        ({"num_inference_steps": 1000}, r"num_inference_steps=1000 must be 1..999"),
         ({"guidance_scale": float("nan")}, "guidance_scale=nan"),
         ({"temporal_upsampling_mode": "magic"}, "temporal_upsampling_mode='magic'"),
     ],
