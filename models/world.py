@@ -41,6 +41,7 @@ HELD_OUT: frozenset[tuple[str, str, str]] = frozenset(
 )
 
 CAPTION = "a {colour} {shape} moving {direction} on a {background} background"
+CLIP_FRAMES = 17  # the longest clip training renders (the demo's base stage: 5 frames, 4 apart)
 _CAPTION_RE = re.compile(
     r"^a (?P<colour>\w+) (?P<shape>\w+) moving (?P<direction>\w+) on a (?P<background>\w+) background$"
 )
@@ -96,7 +97,7 @@ def sample_scene(
     combo: tuple[str, str, str, str] | None = None,
     held_out: bool | None = False,
 ) -> Scene:
-    """A random scene; its shape stays fully inside the frame for ``num_frames`` frames (up to 17 at any size)."""
+    """A random scene; its shape stays fully inside the frame for ``num_frames`` frames."""
     if combo is None:
         pool = combinations(held_out)
         combo = pool[rng.integers(len(pool))]
@@ -104,9 +105,11 @@ def sample_scene(
     radius = size * rng.uniform(0.11, 0.15)
     speed = size * rng.uniform(0.013, 0.019)  # pixels per frame: up to ~1/3 of the frame in 17 frames
     # The start is drawn from the same central box whatever the direction (with room to travel either way on
-    # both axes), so the first frame says nothing about where the shape goes: only the caption does.
+    # both axes), so the first frame says nothing about where the shape goes: only the caption does. The box is
+    # the same for every clip length up to ``CLIP_FRAMES`` (a reference image is a 1-frame clip), so single
+    # frames and first frames of clips share one distribution.
     lo, hi = radius + 1, size - radius - 1
-    margin = min(speed * (num_frames - 1), (hi - lo) / 2)
+    margin = min(speed * (max(num_frames, CLIP_FRAMES) - 1), (hi - lo) / 2)
     x, y = rng.uniform(lo + margin, hi - margin, size=2)
     return Scene(colour, shape, direction, background, float(x), float(y), speed, radius)
 
