@@ -40,8 +40,13 @@ def test_the_demo_text_encoder_keeps_one_word_apart_at_init() -> None:
     # as its own vector. At CLIP's 0.02 init the two captions below embed almost alike at that position.
     parts = build_components("demo", seed=0)
     tokenizer, encoder = parts["tokenizer"], parts["text_encoder"]
-    captions = ["a red circle moving up on a gray background", "a red circle moving down on a gray background"]
-    ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, return_tensors="pt")
+    captions = [
+        "a red circle moving up on a gray background",
+        "a red circle moving down on a gray background",
+    ]
+    ids = tokenizer(
+        captions, padding="max_length", max_length=tokenizer.model_max_length, return_tensors="pt"
+    )
     with torch.no_grad():
         hidden = encoder(ids.input_ids)[0]
     position = int((ids.input_ids[0] != ids.input_ids[1]).nonzero()[0])
