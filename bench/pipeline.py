@@ -7,7 +7,8 @@ VAE, flow upsampler, video decoder), and the share outside them: the pipeline's 
 guidance arithmetic, concatenations, copies, progress reporting) plus MP4 encoding as its own row. Each
 configuration runs in a fresh subprocess so its peak resident memory is its own.
 
-``mid`` is sized so every model forward takes >= 50 ms on 2 cores; the target is overhead < 5% there.
+``mid`` is sized so every denoiser, decoder and upsampler forward takes >= 50 ms on 2 cores (the text encoder's
+one call stays short); the target is overhead < 5% there. Results: docs/performance.md.
 """
 
 from __future__ import annotations
