@@ -44,6 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-weight", type=float, default=0.0, help="upsampler: decoded-pixel loss weight")
     p.add_argument("--decoder-all", action="store_true", help="decoder: train all layers, not only temporal")
     p.add_argument("--sr-crop", type=int, default=0, help="sr: train on random NxN latent windows (0: whole)")
+    p.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="base/sr/assemble: no reference-image conditioning (the paper's ablation; zeros in its place)",
+    )
     p.add_argument("--out", type=Path, default=None, help="assemble: pipeline folder to write")
     p.add_argument("--guidance", type=float, default=None, help="assemble: default guidance scale")
     p.add_argument("--inference-steps", type=int, default=None, help="assemble: default steps per stage")
@@ -69,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             overrides["default_guidance_scale"] = args.guidance
         if args.inference_steps is not None:
             overrides["default_num_inference_steps"] = args.inference_steps
+        if args.no_reference:
+            overrides["reference_conditioning"] = False
         assemble(args.preset, args.workdir, args.out, seed=args.seed, init=args.init, **overrides)
         print(f"wrote {args.out}", file=sys.stderr)
         return 0
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         pixel_weight=args.pixel_weight,
         decoder_all=args.decoder_all,
         sr_crop=args.sr_crop,
+        reference=not args.no_reference,
     )
     torch.manual_seed(args.seed)
     stage = build_stage(args.stage, components, config, options)

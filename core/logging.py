@@ -172,7 +172,7 @@ def dict_config(log_format: str, level: str) -> dict[str, Any]:
 
 def configure_logging(log_format: str, level: str, stream: IO[str] | None = None) -> logging.Handler:
     """Make the root logger write ``log_format`` lines at ``level`` and up (replacing its handlers); route
-    ``warnings`` through logging; in JSON mode, uncaught exceptions become JSON lines too. Returns the handler."""
+    ``warnings`` and uvicorn's loggers through it; in JSON mode, uncaught exceptions become JSON lines too. Returns the handler."""
     handler = make_handler(log_format, stream)
     root = logging.getLogger()
     for old in root.handlers[:]:
@@ -180,6 +180,9 @@ def configure_logging(log_format: str, level: str, stream: IO[str] | None = None
         old.close()
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # uvicorn's default config gives its loggers their own handler and stops propagation: route them to ours, as
+    # ``dict_config`` does in the processes uvicorn starts.
+    adopt_library_loggers(UVICORN_LOGGERS)
     logging.captureWarnings(True)
     if log_format == "json":
         sys.excepthook = _log_uncaught

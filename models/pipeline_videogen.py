@@ -87,6 +87,7 @@ class VideoGenPipeline(DiffusionPipeline):
         default_num_inference_steps: int = 25,
         default_guidance_scale: float = 7.5,
         default_temporal_upsampling: int = 1,
+        reference_conditioning: bool = True,
     ) -> None:
         super().__init__()
         self.register_modules(
@@ -112,6 +113,7 @@ class VideoGenPipeline(DiffusionPipeline):
             default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=default_guidance_scale,
             default_temporal_upsampling=default_temporal_upsampling,
+            reference_conditioning=reference_conditioning,
         )
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale_factor)
@@ -442,6 +444,9 @@ class VideoGenPipeline(DiffusionPipeline):
         f = self.vae_scale_factor
         reference_hi = self.encode_reference(images, height, width).to(dtype)  # (B, C, H/f, W/f)
         reference_lo = self.encode_reference(images, height // s, width // s).to(dtype)
+        if not self.config.reference_conditioning:
+            # A model trained without the reference (the paper's ablation): its stages saw zeros there.
+            reference_hi, reference_lo = torch.zeros_like(reference_hi), torch.zeros_like(reference_lo)
         stage_latents["reference"] = reference_hi
 
         # 2. Text conditioning, shared by both cascade stages

@@ -64,6 +64,7 @@ class StageOptions:
     pixel_weight: float = 0.0  # upsampler: weight of the decoded-pixel loss beside the latent loss
     decoder_all: bool = False  # decoder: train every parameter, not only the temporal layers
     sr_crop: int = 0  # sr: train on random crop x crop latent windows (0: whole frames)
+    reference: bool = True  # base/sr: condition on the first frame (False: zeros, the reference ablation)
     sample_steps: int = 10
     sample_guidance: float = 4.0
 
@@ -301,6 +302,8 @@ class CascadeStage(Stage):
             x0 = encode_video(self.vae, video, self.side, self.side)
             # The reference is the clip's first frame, encoded at this stage's resolution like the pipeline does.
             cond = {"x0": x0, "reference": encode_images(self.vae, video[:, 0], self.side, self.side)}
+            if not self.options.reference:
+                cond["reference"] = torch.zeros_like(cond["reference"])
             if self.low_res:
                 low = self.side // self.sr_scale
                 cond["low_res_clean"] = upsample_spatial(

@@ -121,6 +121,10 @@ def test_configure_and_the_uvicorn_dict_config_install_one_formatting_handler(mo
     saved = root.handlers[:], root.level
     buffer = io.StringIO()
     try:
+        # As after an in-process uvicorn with its default config: own handlers on its loggers, no propagation.
+        import uvicorn.config
+
+        logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
         handler = configure_logging("json", "warning", stream=buffer)
         assert root.handlers == [handler] and root.level == logging.WARNING
         logging.getLogger("uvicorn.error").warning("from uvicorn")

@@ -67,6 +67,21 @@ def test_reference_image_conditions_the_video(tiny_pipeline: VideoGenPipeline) -
     assert not np.array_equal(with_red.frames, with_blue.frames)
 
 
+def test_a_model_without_reference_conditioning_ignores_the_reference(
+    tiny_pipeline: VideoGenPipeline,
+) -> None:
+    # The paper's ablation: stages trained with zeros in place of the reference latents see zeros at inference.
+    pipe = VideoGenPipeline(**tiny_pipeline.components, reference_conditioning=False)
+    red = Image.new("RGB", (32, 32), (220, 40, 40))
+    blue = Image.new("RGB", (32, 32), (40, 80, 220))
+    with_red = pipe(PROMPT, reference_image=red, seed=1, return_stage_latents=True, **FAST)
+    with_blue = pipe(PROMPT, reference_image=blue, seed=1, return_stage_latents=True, **FAST)
+    assert torch.equal(
+        with_red.stage_latents["super_resolution"], with_blue.stage_latents["super_resolution"]
+    )
+    assert np.array_equal(with_red.frames, with_blue.frames)
+
+
 def test_progress_reports_every_stage_in_order(tiny_pipeline: VideoGenPipeline) -> None:
     events: list[tuple[str, int, int]] = []
     tiny_pipeline(
