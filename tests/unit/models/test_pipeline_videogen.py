@@ -17,6 +17,12 @@ PROMPT = "a red circle moving left on a black background"
 FAST = {"num_inference_steps": 2, "guidance_scale": 3.0}
 
 
+def clone(pipe: VideoGenPipeline, **config: object) -> VideoGenPipeline:
+    """A new pipeline on the same components and settings (defaults included), with ``config`` changed."""
+    settings = {k: v for k, v in pipe.config.items() if not k.startswith("_") and k not in pipe.components}
+    return VideoGenPipeline(**pipe.components, **{**settings, **config})
+
+
 @pytest.mark.parametrize(
     ("num_frames", "height", "width", "upsampling"),
     [(8, 32, 32, 1), (3, 16, 24, 0), (16, 24, 16, 3), (2, 8, 8, 1)],
@@ -71,7 +77,7 @@ def test_a_model_without_reference_conditioning_ignores_the_reference(
     tiny_pipeline: VideoGenPipeline,
 ) -> None:
     # The paper's ablation: stages trained with zeros in place of the reference latents see zeros at inference.
-    pipe = VideoGenPipeline(**tiny_pipeline.components, reference_conditioning=False)
+    pipe = clone(tiny_pipeline, reference_conditioning=False)
     red = Image.new("RGB", (32, 32), (220, 40, 40))
     blue = Image.new("RGB", (32, 32), (40, 80, 220))
     with_red = pipe(PROMPT, reference_image=red, seed=1, return_stage_latents=True, **FAST)
@@ -119,7 +125,7 @@ def test_flow_and_blend_upsampling_are_both_available(tiny_pipeline: VideoGenPip
 
 
 def test_scheduler_is_chosen_by_config(tiny_pipeline: VideoGenPipeline) -> None:
-    pipe = VideoGenPipeline(**tiny_pipeline.components)
+    pipe = clone(tiny_pipeline)
     dpm = pipe(PROMPT, seed=0, output_type="latent", **FAST).frames
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     ddim = pipe(PROMPT, seed=0, output_type="latent", **FAST).frames
