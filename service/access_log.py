@@ -6,11 +6,11 @@ while the request is handled carries the video id once it is known (see ``core.l
 from __future__ import annotations
 
 import logging
-import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.logging import log_context
+from service.asgi import ResponseWatch
 
 logger = logging.getLogger("service.access")
 
@@ -28,24 +28,16 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = ResponseWatch(send)
         with log_context() as fields:
             try:
-                await self.app(scope, receive, record_status)
+                await self.app(scope, receive, watch.send)
             finally:
                 # The router fills in path_params once it has matched a route (the scope is shared).
                 video_id = (scope.get("path_params") or {}).get("video_id") or fields.get("video_id")
                 if video_id:
                     fields["video_id"] = video_id
-                self._log(scope, status, time.perf_counter() - started)
+                self._log(scope, watch.status, watch.elapsed_s)
 
     @staticmethod
     def _log(scope: Scope, status: int, duration_s: float) -> None:

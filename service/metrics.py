@@ -4,18 +4,18 @@ time (queue depth, running jobs, workers, outcomes by error code, stage duration
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.connection import REDIS_DOWN_ERRORS
 from core.context import Context
 from core.lifecycle import live_workers
 from core.metrics import STAGE_BUCKETS_S, read_finished, read_stage_histograms
+from service.asgi import ResponseWatch
 
 logger = logging.getLogger(__name__)
 
@@ -78,19 +78,11 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = ResponseWatch(send)
         try:
-            await self.app(scope, receive, record_status)
+            await self.app(scope, receive, watch.send)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.requests.labels(scope["method"], template, str(status)).inc()
-            self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+            self.requests.labels(scope["method"], template, str(watch.status)).inc()
+            self.latency.labels(scope["method"], template).observe(watch.elapsed_s)

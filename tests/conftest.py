@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 
 import pytest
+
+from core.logging import make_handler
 
 # Two CPU cores in CI: keep torch from oversubscribing them when several processes run.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -70,3 +74,16 @@ def make_settings(redis_url, tmp_path):
         return Settings(**values)
 
     return make
+
+
+@pytest.fixture
+def json_log():
+    """The root logger at INFO writing JSON lines to a buffer (beside pytest's own handlers)."""
+    root = logging.getLogger()
+    buffer, level = io.StringIO(), root.level
+    handler = make_handler("json", buffer)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield buffer
+    root.removeHandler(handler)
+    root.setLevel(level)

@@ -3,23 +3,6 @@ where the route has one (created, read, cancelled, downloaded), through the same
 
 import io
 import json
-import logging
-
-import pytest
-
-from core.logging import make_handler
-
-
-@pytest.fixture
-def json_log():
-    root = logging.getLogger()
-    buffer, level = io.StringIO(), root.level
-    handler = make_handler("json", buffer)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield buffer
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def request_lines(buffer: io.StringIO) -> list[dict]:

@@ -2,13 +2,9 @@
 lines that all carry its job id: the worker's own lines, the progress lines, RQ's lines about the job and a
 library's line from inside the pipeline."""
 
-import io
 import json
 import logging
 
-import pytest
-
-from core.logging import make_handler
 from core.queue import job_id
 from core.video import STAGES
 from worker.main import run_worker
@@ -24,19 +20,6 @@ class LibraryLogging:
     def __call__(self, *args, **kwargs):
         logging.getLogger("diffusers.pipelines.some_module").warning("a library speaks")
         return self.pipe(*args, **kwargs)
-
-
-@pytest.fixture
-def json_log():
-    """The root logger at INFO writing JSON lines to a buffer (beside pytest's own handlers)."""
-    root = logging.getLogger()
-    buffer, level = io.StringIO(), root.level
-    handler = make_handler("json", buffer)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield buffer
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def test_every_line_logged_while_a_job_runs_carries_its_job_id(make_settings, runtime, queue_video, json_log):
