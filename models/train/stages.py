@@ -159,6 +159,10 @@ class Stage:
         self.latent_cache.clear()
         return self
 
+    def sample_clips(self, num_frames: int, stride: int, seed: int) -> torch.Tensor:
+        """Ground-truth clips of ``SAMPLE_PROMPTS`` on this stage's device: (P, F, 3, H, W) in [-1, 1]."""
+        return world_clips(SAMPLE_PROMPTS, self.height, num_frames, stride, seed).to(self.device)
+
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
         raise NotImplementedError
 
@@ -218,7 +222,7 @@ class VaeStage(Stage):
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
-        clips = world_clips(SAMPLE_PROMPTS, self.height, 4, 4, seed=step).to(self.device)
+        clips = self.sample_clips(4, 4, seed=step)
         frames = clips.flatten(0, 1)
         recon = module.decode(module.encode(frames).latent_dist.mode()).sample.reshape(clips.shape)
         rows = [to_uint8(x) for pair in zip(clips, recon, strict=True) for x in pair]
@@ -338,8 +342,7 @@ class CascadeStage(Stage):
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
-        clips = world_clips(SAMPLE_PROMPTS, self.height, self.base_frames, self.stride, seed=step)
-        clips = clips.to(self.device)
+        clips = self.sample_clips(self.base_frames, self.stride, seed=step)
         cond = self.conditioning(clips)
         n = len(SAMPLE_PROMPTS)
         text_c, text_u = self.text(list(SAMPLE_PROMPTS)), self.text([""] * n)
@@ -403,7 +406,7 @@ class UpsamplerStage(Stage):
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
-        clips = world_clips(SAMPLE_PROMPTS, self.height, 5, 2, seed=step).to(self.device)
+        clips = self.sample_clips(5, 2, seed=step)
         pred, _ = self.predict(module, self.latents(clips)["latents"])
         b, c, f, h, w = pred.shape
         decoded = self.vae.decode(
@@ -437,7 +440,7 @@ class DecoderStage(Stage):
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
-        clips = world_clips(SAMPLE_PROMPTS, self.height, 8, 1, seed=step).to(self.device)
+        clips = self.sample_clips(8, 1, seed=step)
         decoded = module(encode_video(self.vae, clips, self.height, self.height)).transpose(1, 2)
         rows = [to_uint8(x) for pair in zip(clips, decoded, strict=True) for x in pair]
         return [write_sheet(rows, folder / f"decoder_{step:06d}.png")]
