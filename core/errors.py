@@ -48,6 +48,12 @@ class AuthenticationError(VideoGenError):
     code = "unauthorized"
 
 
+class PermissionDeniedError(VideoGenError):
+    """A known caller asking for something its key does not allow (HTTP 403)."""
+
+    code = "forbidden"
+
+
 class RetryLaterError(VideoGenError):
     """A temporary refusal; ``retry_after`` (seconds) tells the client when to try again."""
 

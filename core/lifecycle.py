@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from core.context import Context
 from core.errors import VideoGenError
 from core.metrics import count_finished
 from core.params import Capabilities
-from core.video import VideoStatus, video_from_record
+from core.video import PRIORITY_ORDER, Priority, VideoStatus, video_from_record
 from core.webhooks import webhook_body
 
 logger = logging.getLogger(__name__)
@@ -54,18 +54,33 @@ def notify(ctx: Context, video_id: str) -> None:
 
 
 def publish_worker(
-    ctx: Context, name: str, capabilities: Capabilities, busy: str | None, ttl_s: float
+    ctx: Context,
+    name: str,
+    capabilities: Capabilities,
+    busy: str | None,
+    ttl_s: float,
+    priorities: Sequence[Priority] = PRIORITY_ORDER,
 ) -> None:
-    """Announce a live worker (and its model's capabilities) for ``ttl_s`` seconds."""
-    doc = {"name": name, "busy": busy, "seen_at": time.time(), "capabilities": capabilities.model_dump()}
+    """Announce a live worker (its model's capabilities and the priorities it serves) for ``ttl_s`` seconds."""
+    doc = {"name": name, "busy": busy, "seen_at": time.time(), "capabilities": capabilities.model_dump(),
+           "priorities": [str(p) for p in priorities]}  # fmt: skip
     ctx.redis.set(ctx.keys.worker(name), json.dumps(doc), px=max(1, int(ttl_s * 1000)))
 
 
 def live_workers(ctx: Context) -> list[dict[str, Any]]:
-    """Workers whose presence has not expired, each ``{name, busy, seen_at, capabilities}``."""
+    """Workers whose presence has not expired, each ``{name, busy, seen_at, capabilities, priorities}``."""
     names = list(ctx.redis.scan_iter(match=ctx.keys.worker_pattern, count=100))
     docs = ctx.redis.mget(names) if names else []
     return [json.loads(doc) for doc in docs if doc]
+
+
+def serving_counts(workers: Iterable[Mapping[str, Any]]) -> dict[Priority, int]:
+    """How many of ``workers`` (``live_workers`` entries) serve each priority."""
+    counts = dict.fromkeys(PRIORITY_ORDER, 0)
+    for worker in workers:
+        for priority in worker.get("priorities", PRIORITY_ORDER):
+            counts[Priority(priority)] += 1
+    return counts
 
 
 def current_capabilities(ctx: Context) -> Capabilities | None:

@@ -20,7 +20,7 @@ from core.connection import REDIS_DOWN_ERRORS
 from core.context import Context
 from core.errors import StorageError, WorkerLostError
 from core.lifecycle import finish
-from core.video import VideoStatus
+from core.video import VideoStatus, priority_of
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def sweep_lost(ctx: Context) -> int:
             if ctx.records.transition(
                 video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=attempt
             ) == 1:  # fmt: skip
-                ctx.queue.enqueue(video_id, attempt + 1, at_front=True)
+                ctx.queue.enqueue(video_id, attempt + 1, priority_of(record), at_front=True)
                 logger.warning("video %s: worker %s lost; requeued as attempt %d", video_id,
                                record.get("worker"), attempt + 1)  # fmt: skip
                 handled += 1
@@ -77,12 +77,12 @@ def sweep_orphans(ctx: Context, now: float | None = None) -> int:
         attempt = record["attempt"]
         if now - (record["queued_at"] or record["created_at"]) < grace:
             continue
-        if ctx.queue.position(video_id, attempt) is not None:
+        if ctx.queue.position(video_id, attempt, priority_of(record)) is not None:
             continue
         claim = ctx.keys.orphan_claim(video_id, attempt)
         if not ctx.redis.set(claim, "1", nx=True, px=max(1, int(grace * 1000))):
             continue
-        ctx.queue.enqueue(video_id, attempt, at_front=True)
+        ctx.queue.enqueue(video_id, attempt, priority_of(record), at_front=True)
         ctx.records.set_fields(video_id, {"queued_at": now})
         logger.warning(
             "video %s: queued but its job was not in the queue; requeued attempt %d", video_id, attempt

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import InvalidInputError
 from core.settings import Settings, parse_size
-from core.video import VideoParams
+from core.video import Priority, VideoParams
 
 MAX_TEMPORAL_UPSAMPLING = 3
 MAX_SEED = 2**32 - 1
@@ -41,6 +41,10 @@ class VideoRequest(BaseModel):
         None, description="image + text to video: a PNG/JPEG/WebP as base64 or a data: URL"
     )
     webhook_url: str | None = Field(None, max_length=2048, description="POSTed the video when it finishes")
+    priority: Priority = Field(
+        Priority.NORMAL,
+        description="queue to wait in: workers run high before normal before low; high needs a key allowed it",
+    )
     metadata: dict[str, str] = Field(
         default_factory=dict, max_length=16, description="your own key/value pairs, returned as given"
     )

@@ -1,9 +1,15 @@
-"""The RQ job queue: one RQ job per run of a video (``<video id>-<attempt>``), calling
-``worker.jobs.generate_video(video_id, attempt)`` by name so the API never imports the worker (or torch)."""
+"""The RQ job queues: one RQ job per run of a video (``<video id>-<attempt>``), calling
+``worker.jobs.generate_video(video_id, attempt)`` by name so the API never imports the worker (or torch).
+
+One RQ queue per priority: ``normal`` is ``settings.queue_name`` itself (a deployment that never asks for another
+priority has exactly the one queue it configured), ``high`` and ``low`` are ``<queue_name>.high`` and
+``<queue_name>.low``. A worker listens on the ones it serves in priority order, and RQ takes the first job of the
+first non-empty queue, so priorities are strict."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 
 import redis
 from rq import Queue
@@ -11,6 +17,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from core.settings import Settings
+from core.video import PRIORITY_ORDER, Priority
 
 JOB_FUNCTION = "worker.jobs.generate_video"
 FAILED_JOB_TTL_S = 24 * 3600  # RQ's own failure records, for debugging; our record carries the error
@@ -20,40 +27,65 @@ def job_id(video_id: str, attempt: int) -> str:
     return f"{video_id}-{attempt}"
 
 
+def queue_name(base: str, priority: Priority) -> str:
+    """The RQ queue name of ``priority`` in a deployment whose queue is ``base``."""
+    return base if priority is Priority.NORMAL else f"{base}.{priority}"
+
+
 class JobQueue:
-    """Enqueue, inspect and withdraw video jobs."""
+    """Enqueue, inspect and withdraw video jobs, each in the queue of its priority."""
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.redis = client
         self.settings = settings
-        self.queue = Queue(settings.queue_name, connection=client)
+        self.queues = {
+            p: Queue(queue_name(settings.queue_name, p), connection=client) for p in PRIORITY_ORDER
+        }
 
-    def enqueue(self, video_id: str, attempt: int, at_front: bool = False) -> str:
+    def serving(self, priorities: Iterable[Priority]) -> list[Queue]:
+        """The RQ queues of ``priorities``, in the order given (a worker's listening order)."""
+        return [self.queues[Priority(p)] for p in priorities]
+
+    def enqueue(self, video_id: str, attempt: int, priority: Priority, at_front: bool = False) -> str:
         """Queue a run of ``video_id``; a retry goes to the front so it does not wait behind newer jobs."""
-        job = self.queue.enqueue_call(
+        job = self.queues[priority].enqueue_call(
             JOB_FUNCTION,
             args=(video_id, attempt),
             job_id=job_id(video_id, attempt),
             timeout=self.settings.job_timeout_s,
             result_ttl=0,
             failure_ttl=FAILED_JOB_TTL_S,
-            description=f"generate {video_id} (attempt {attempt})",
+            description=f"generate {video_id} (attempt {attempt})",  # RQ logs the queue (priority) too
             at_front=at_front,
         )
         return job.id
 
+    def depths(self) -> dict[Priority, int]:
+        """Jobs waiting, per priority (one round trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in self.queues.values():
+            pipe.llen(queue.key)
+        return {p: int(n) for p, n in zip(self.queues, pipe.execute(), strict=True)}
+
     def depth(self) -> int:
-        """Jobs waiting in the queue."""
-        return int(self.redis.llen(self.queue.key))
+        """Jobs waiting, all priorities together."""
+        return sum(self.depths().values())
 
-    def position(self, video_id: str, attempt: int) -> int | None:
-        """0 for the next job to run; None when the job is not waiting in the queue."""
-        pos = self.redis.lpos(self.queue.key, job_id(video_id, attempt))
-        return None if pos is None else int(pos)
+    def position(self, video_id: str, attempt: int, priority: Priority) -> int | None:
+        """How many jobs run before this one as the queues stand now (0 = next): every job waiting at a higher
+        priority, then those ahead of it in its own queue. None when the job is not waiting. Jobs submitted
+        later at a higher priority still overtake it."""
+        ahead = PRIORITY_ORDER[: PRIORITY_ORDER.index(priority)]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lpos(self.queues[priority].key, job_id(video_id, attempt))
+        for p in ahead:
+            pipe.llen(self.queues[p].key)
+        own, *higher = pipe.execute()
+        return None if own is None else int(own) + sum(int(n) for n in higher)
 
-    def withdraw(self, video_id: str, attempt: int) -> None:
+    def withdraw(self, video_id: str, attempt: int, priority: Priority) -> None:
         """Take a waiting job out of the queue and drop RQ's record of it (no error if it already left)."""
         jid = job_id(video_id, attempt)
-        self.queue.remove(jid)
+        self.queues[priority].remove(jid)
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(jid, connection=self.redis).delete(remove_from_queue=True)

@@ -1,8 +1,8 @@
 """Video records in Redis: one hash per video, moved between states only by compare-and-set scripts, so an API
 replica cancelling, a worker finishing and a sweeper retrying can race without a terminal state ever changing.
 
-Hash fields: ``id owner status progress stage attempt created_at queued_at started_at completed_at expires_at
-worker``
+Hash fields: ``id owner status priority progress stage attempt created_at queued_at started_at completed_at
+expires_at worker``
 (plain strings; times are unix seconds) and ``params metadata error backends timings webhook_url`` (JSON).
 An empty string means "not set".
 """

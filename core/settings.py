@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.video import PRIORITY_ORDER, Priority
+
 SIZE_PATTERN = re.compile(r"^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$")
 
 
@@ -42,7 +44,10 @@ class Settings(BaseSettings):
         "redis://127.0.0.1:6379/0", validation_alias=AliasChoices("VIDEOGEN_REDIS_URL", "REDIS_URL")
     )
     key_prefix: str = "videogen"  # every Redis key this project writes starts with it (RQ's own keys: "rq:")
+    # The normal-priority RQ queue; high and low priority wait in "<queue_name>.high" and "<queue_name>.low".
     queue_name: str = "videogen"
+    # The priorities a worker serves, highest first (strict: it takes a job of the first non-empty queue).
+    worker_priorities: Annotated[list[Priority], NoDecode] = list(PRIORITY_ORDER)
     max_queued: int = Field(100, ge=1)  # POST /videos answers 503 queue_full beyond this many queued jobs
 
     # The model (worker side)
@@ -70,6 +75,8 @@ class Settings(BaseSettings):
     # Auth and rate limiting
     auth_enabled: bool = True  # off only for local use (``videogen up`` turns it off when no keys are set)
     api_keys: Annotated[list[str], NoDecode] = []
+    # Keys that may also ask for priority "high" (each is a valid API key by itself; others get 403).
+    high_priority_api_keys: Annotated[list[str], NoDecode] = []
     rate_limit_per_minute: int = Field(60, ge=0)  # POST /videos per API key (or per client address); 0 = off
 
     # Jobs
@@ -115,7 +122,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
 
-    @field_validator("allowed_sizes", "api_keys", mode="before")
+    @field_validator(
+        "allowed_sizes", "api_keys", "high_priority_api_keys", "worker_priorities", mode="before"
+    )
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
@@ -136,6 +145,15 @@ class Settings(BaseSettings):
             raise ValueError("allowed_sizes must name at least one size")
         return value
 
+    @field_validator("worker_priorities")
+    @classmethod
+    def _priorities(cls, value: list[Priority]) -> list[Priority]:
+        if not value:
+            raise ValueError("worker_priorities must name at least one of high, normal, low")
+        if len(set(value)) != len(value):
+            raise ValueError("worker_priorities names a priority twice")
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
@@ -144,6 +162,11 @@ class Settings(BaseSettings):
 
             decode_secret(value)
         return value
+
+    @property
+    def all_api_keys(self) -> list[str]:
+        """Every key that authenticates: ``api_keys`` and ``high_priority_api_keys``."""
+        return [*self.api_keys, *self.high_priority_api_keys]
 
     @property
     def size_pairs(self) -> list[tuple[int, int]]:

@@ -25,6 +25,24 @@ class VideoStatus(StrEnum):
 
 TERMINAL = frozenset({VideoStatus.COMPLETED, VideoStatus.FAILED, VideoStatus.CANCELLED})
 
+
+class Priority(StrEnum):
+    """Which queue a video waits in. A worker serving several takes the highest priority first (strict order:
+    ``low`` runs only while nothing ``high`` or ``normal`` waits)."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+PRIORITY_ORDER = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
+
+
+def priority_of(record: dict[str, Any]) -> Priority:
+    """A record's priority (records written before priorities existed are ``normal``)."""
+    return Priority(record.get("priority") or Priority.NORMAL)
+
+
 # Pipeline stages (reported by the model) and the worker's own two, in order.
 STAGES = ("reference", "base", "super_resolution", "temporal_upsampling", "decode", "encode", "upload")
 Stage = Literal["reference", "base", "super_resolution", "temporal_upsampling", "decode", "encode", "upload"]
@@ -84,7 +102,10 @@ class Video(BaseModel):
     status: VideoStatus
     progress: int = Field(ge=0, le=100, description="percent done, rises monotonically")
     stage: Stage | None = None
-    queue_position: int | None = Field(None, description="0 = next to run; only while queued")
+    priority: Priority = Field(Priority.NORMAL, description="the queue it waits in; high runs first")
+    queue_position: int | None = Field(
+        None, description="jobs that run before it as the queues stand now (0 = next); only while queued"
+    )
     attempt: int = Field(1, description="1 for the first run; higher after a lost worker's job was retried")
     created_at: datetime
     started_at: datetime | None = None
@@ -123,6 +144,7 @@ def video_from_record(record: dict[str, Any], queue_position: int | None = None)
         status=status,
         progress=record.get("progress", 0),
         stage=record.get("stage") or None,
+        priority=priority_of(record),
         queue_position=queue_position if status is VideoStatus.QUEUED else None,
         attempt=record.get("attempt", 1),
         created_at=to_datetime(record["created_at"]),

@@ -32,7 +32,7 @@ poll `GET /videos/{id}` (or pass `Prefer: wait=N`, or a `webhook_url`) and downl
 
 
 def check_auth_settings(settings: Settings) -> None:
-    if settings.auth_enabled and not settings.api_keys:
+    if settings.auth_enabled and not settings.all_api_keys:
         raise ValueError(
             "auth is on but no API keys are set: set VIDEOGEN_API_KEYS=key1,key2 or, for local use only,"
             " VIDEOGEN_AUTH_ENABLED=false"

@@ -20,6 +20,7 @@ PUBLIC_OWNER = "public"  # the owner of every video while auth is off
 class Principal:
     owner: str  # whose videos these are: a digest of the API key, or "public"
     rate_key: str  # what the rate limit counts: the owner, or the client address while auth is off
+    may_use_high_priority: bool = False  # a VIDEOGEN_HIGH_PRIORITY_API_KEYS key; anyone while auth is off
 
 
 def key_digest(api_key: str) -> str:
@@ -38,16 +39,17 @@ def authenticate(request: Request, ctx: Context) -> Principal:
     """The caller's principal; ``AuthenticationError`` for a missing or unknown key while auth is on."""
     if not ctx.settings.auth_enabled:
         client = request.client.host if request.client else "unknown"
-        return Principal(owner=PUBLIC_OWNER, rate_key=f"ip:{client}")
+        return Principal(owner=PUBLIC_OWNER, rate_key=f"ip:{client}", may_use_high_priority=True)
     key = presented_key(request)
     if key is None:
         raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
     # Compare against every key so the time taken does not reveal which one nearly matched.
-    matches = [hmac.compare_digest(key.encode(), k.encode()) for k in ctx.settings.api_keys]
-    if not any(matches):
+    normal = [hmac.compare_digest(key.encode(), k.encode()) for k in ctx.settings.api_keys]
+    high = [hmac.compare_digest(key.encode(), k.encode()) for k in ctx.settings.high_priority_api_keys]
+    if not any(normal) and not any(high):
         raise AuthenticationError("invalid API key")
     owner = key_digest(key)
-    return Principal(owner=owner, rate_key=owner)
+    return Principal(owner=owner, rate_key=owner, may_use_high_priority=any(high))
 
 
 def check_rate_limit(ctx: Context, principal: Principal, now: float | None = None) -> None:

@@ -18,6 +18,7 @@ from core.errors import (
     MalformedRequestError,
     NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     RateLimitedError,
     RetryLaterError,
     StorageError,
@@ -30,8 +31,8 @@ logger = logging.getLogger(__name__)
 REDIS_RETRY_AFTER_S = 5
 STORAGE_RETRY_AFTER_S = 10
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-              406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
               416: "range_not_satisfiable", 422: "invalid_input", 429: "rate_limited",
               503: "unavailable"}  # fmt: skip
 
@@ -57,6 +58,8 @@ def status_for(exc: VideoGenError) -> int:
         return 409
     if isinstance(exc, AuthenticationError):
         return 401
+    if isinstance(exc, PermissionDeniedError):
+        return 403
     if isinstance(exc, RateLimitedError):
         return 429
     if isinstance(exc, RetryLaterError | StorageError):

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.connection import REDIS_DOWN_ERRORS
 from core.context import Context
-from core.lifecycle import live_workers
+from core.lifecycle import live_workers, serving_counts
 from core.metrics import STAGE_BUCKETS_S, read_finished, read_stage_histograms
 from service.asgi import ResponseWatch
 
@@ -41,10 +41,22 @@ class JobCollector(Collector):
 
     def _from_redis(self) -> Iterator[Metric]:
         ctx = self.ctx
-        yield GaugeMetricFamily("videogen_queue_depth", "jobs waiting in the queue", value=ctx.queue.depth())
+        depths, workers = ctx.queue.depths(), live_workers(ctx)
+        yield GaugeMetricFamily(
+            "videogen_queue_depth", "jobs waiting, all priorities", value=sum(depths.values())
+        )
+        by_priority = GaugeMetricFamily("videogen_priority_queue_depth", "jobs waiting", labels=["priority"])
+        serving = GaugeMetricFamily(
+            "videogen_priority_workers", "live workers serving the priority", labels=["priority"]
+        )
+        for priority, count in serving_counts(workers).items():
+            by_priority.add_metric([priority], depths[priority])
+            serving.add_metric([priority], count)
+        yield by_priority
+        yield serving
         running = ctx.redis.scard(ctx.keys.running)
         yield GaugeMetricFamily("videogen_jobs_running", "videos in progress", value=running)
-        yield GaugeMetricFamily("videogen_workers", "live workers", value=len(live_workers(ctx)))
+        yield GaugeMetricFamily("videogen_workers", "live workers", value=len(workers))
         yield GaugeMetricFamily(
             "videogen_webhooks_pending", "webhook deliveries waiting", value=ctx.outbox.pending()
         )

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.video import Video
+from core.video import Priority, Video
 
 
 class ErrorDetail(BaseModel):
@@ -77,9 +77,16 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class PriorityQueueState(BaseModel):
+    priority: Priority
+    depth: int = Field(description="jobs waiting at this priority")
+    workers: int = Field(description="live workers serving this priority (0: its jobs wait until one comes)")
+
+
 class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     redis: bool
     storage: bool
     workers: int
-    queue_depth: int
+    queue_depth: int = Field(description="jobs waiting, all priorities")
+    queues: list[PriorityQueueState] = Field(default_factory=list, description="highest priority first")

@@ -20,6 +20,7 @@ from core.errors import (
     InvalidInputError,
     InvalidWebhookURLError,
     MalformedRequestError,
+    PermissionDeniedError,
     QueueFullError,
     UnsupportedMediaTypeError,
 )
@@ -27,7 +28,7 @@ from core.keys import new_video_id
 from core.lifecycle import current_capabilities
 from core.logging import set_log_fields
 from core.params import VideoRequest, resolve_params
-from core.video import INPUT_REFERENCE, VideoStatus
+from core.video import INPUT_REFERENCE, Priority, VideoStatus
 from core.webhooks import check_webhook_url
 from service.auth import Principal, check_rate_limit
 from service.reference import decode_base64_image, normalize_reference
@@ -140,6 +141,10 @@ def submit(
     """Create and enqueue a video; returns (record, replayed) where ``replayed`` means an earlier request with
     the same ``Idempotency-Key`` and body created it."""
     settings = ctx.settings
+    if video_request.priority is Priority.HIGH and not principal.may_use_high_priority:
+        raise PermissionDeniedError(
+            "priority 'high' needs an API key listed in the server's VIDEOGEN_HIGH_PRIORITY_API_KEYS"
+        )
     check_rate_limit(ctx, principal)
     params = resolve_params(video_request, settings, current_capabilities(ctx), reference is not None)
     if video_request.webhook_url is not None:
@@ -166,6 +171,7 @@ def submit(
         "id": video_id,
         "owner": principal.owner,
         "status": VideoStatus.QUEUED.value,
+        "priority": video_request.priority.value,
         "progress": 0,
         "attempt": 1,
         "created_at": now,
@@ -185,11 +191,11 @@ def submit(
             ctx.storage.put(video_id, INPUT_REFERENCE, png, "image/png")
         ctx.records.create(record)
         created = True
-        ctx.queue.enqueue(video_id, 1)
+        ctx.queue.enqueue(video_id, 1, video_request.priority)
     except Exception:
         _undo(ctx, record, claim_key, created, png is not None)
         raise
-    logger.info("video %s queued for %s", video_id, principal.owner)
+    logger.info("video %s queued for %s at %s priority", video_id, principal.owner, video_request.priority)
     return record, False
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 
 from core.connection import REDIS_DOWN_ERRORS
@@ -14,6 +15,7 @@ from core.context import Context
 from core.lifecycle import publish_worker
 from core.logging import in_current_context
 from core.params import Capabilities
+from core.video import PRIORITY_ORDER, Priority
 
 logger = logging.getLogger(__name__)
 
@@ -60,17 +62,27 @@ class JobHeartbeat:
 class WorkerPresence(threading.Thread):
     """Publishes this worker and its model's capabilities every ``period_s``, valid for three periods."""
 
-    def __init__(self, ctx: Context, name: str, capabilities: Capabilities, period_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        name: str,
+        capabilities: Capabilities,
+        priorities: Sequence[Priority] = PRIORITY_ORDER,
+        period_s: float = 2.0,
+    ) -> None:
         super().__init__(name="videogen-presence", daemon=True)
         self.ctx = ctx
         self.worker_name = name
         self.capabilities = capabilities
+        self.priorities = list(priorities)
         self.period_s = period_s
         self.busy: str | None = None
         self._stop_event = threading.Event()
 
     def publish(self) -> None:
-        publish_worker(self.ctx, self.worker_name, self.capabilities, self.busy, ttl_s=3 * self.period_s)
+        publish_worker(
+            self.ctx, self.worker_name, self.capabilities, self.busy, 3 * self.period_s, self.priorities
+        )
 
     def run(self) -> None:
         while True:

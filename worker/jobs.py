@@ -34,7 +34,15 @@ from core.metrics import observe_stages
 from core.params import fill_for_model
 from core.queue import job_id
 from core.storage import with_retries
-from core.video import INPUT_REFERENCE, MIME_TYPES, VARIANTS, VideoParams, VideoStatus
+from core.video import (
+    INPUT_REFERENCE,
+    MIME_TYPES,
+    VARIANTS,
+    Priority,
+    VideoParams,
+    VideoStatus,
+    priority_of,
+)
 from worker.heartbeat import JobHeartbeat, WorkerPresence
 from worker.progress import ProgressTracker
 from worker.runtime import Runtime
@@ -131,6 +139,7 @@ class VideoJob:
         self.runtime = runtime
         self.video_id = video_id
         self.attempt = attempt
+        self.priority = Priority.NORMAL  # the record's, once _start has read it
         self.presence = presence
         self.shutdown = shutdown
         interrupt = shutdown.interrupt_reason if shutdown is not None else None
@@ -176,6 +185,7 @@ class VideoJob:
             logger.info("video %s attempt %d: no longer queued on this attempt; skipped", self.video_id,
                         self.attempt)  # fmt: skip
             return "skipped"
+        self.priority = priority_of(record)
         try:
             params = fill_for_model(VideoParams.model_validate(record["params"]), self.runtime.capabilities)
         except InvalidInputError as exc:
@@ -284,7 +294,7 @@ class VideoJob:
         ) != 1:  # fmt: skip
             return self._stopped(JobCancelledError("the video changed state before it could be handed back"))
         if self.shutdown is not None:  # (always: only a shutdown interrupts; else the orphan sweep requeues)
-            self.shutdown.hand_back(self.video_id, self.attempt)
+            self.shutdown.hand_back(self.video_id, self.attempt, self.priority)
         logger.warning("video %s attempt %d interrupted (%s); handed back to the queue, not counted as an attempt",
                        self.video_id, self.attempt, reason)  # fmt: skip
         return "requeued"

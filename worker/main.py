@@ -58,8 +58,9 @@ def run_worker(
     gc.freeze()
     logger.info("worker %s: model ready in %.1fs on %s", name, time.perf_counter() - started, runtime.device)
     presence = WorkerPresence(
-        ctx, name, runtime.capabilities, period_s=min(2.0, settings.heartbeat_ttl_s / 3)
-    )
+        ctx, name, runtime.capabilities, settings.worker_priorities,
+        period_s=min(2.0, settings.heartbeat_ttl_s / 3),
+    )  # fmt: skip
     shutdown = Shutdown(settings.worker_drain_s)
     jobs.install(ctx, runtime, presence, shutdown)
     presence.start()
@@ -68,7 +69,8 @@ def run_worker(
         with stop_signals(lambda signum, frame: _stop_between_loops(shutdown)):
             while True:
                 worker = VideoWorker(
-                    [settings.queue_name], ctx=ctx, shutdown=shutdown, connection=client, name=name,
+                    ctx.queue.serving(settings.worker_priorities), ctx=ctx, shutdown=shutdown, connection=client,
+                    name=name,
                     log_job_description=True,
                 )  # fmt: skip
                 try:

@@ -73,8 +73,8 @@ class VideoWorker(SimpleWorker):
         with log_context(**job_log_fields(job)):
             execution = self.prepare_execution(job)
             self.perform_job(job, queue, execution)
-            for video_id, attempt in self.shutdown.take_handed_back():
-                self.ctx.queue.enqueue(video_id, attempt, at_front=True)
+            for video_id, attempt, priority in self.shutdown.take_handed_back():
+                self.ctx.queue.enqueue(video_id, attempt, priority, at_front=True)
                 logger.info("video %s: attempt %d is back at the front of the queue", video_id, attempt)
             self.set_state(WorkerStatus.IDLE)
 

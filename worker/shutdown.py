@@ -16,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from core.video import Priority
+
 COLD_SIGNALS = 3  # the signal count that exits at once
 
 
@@ -28,7 +30,7 @@ class Shutdown:
         self.clock = clock
         self.signals = 0
         self.deadline: float | None = None
-        self._handed_back: list[tuple[str, int]] = []
+        self._handed_back: list[tuple[str, int, Priority]] = []
         self._lock = threading.Lock()
 
     @property
@@ -50,12 +52,12 @@ class Shutdown:
             return "the worker was asked twice to stop"
         return f"the worker is stopping and the video did not finish within {self.drain_s:g} s"
 
-    def hand_back(self, video_id: str, attempt: int) -> None:
+    def hand_back(self, video_id: str, attempt: int, priority: Priority) -> None:
         """Note a job whose video went back to ``queued``: the worker re-enqueues it after the job returns."""
         with self._lock:
-            self._handed_back.append((video_id, attempt))
+            self._handed_back.append((video_id, attempt, priority))
 
-    def take_handed_back(self) -> list[tuple[str, int]]:
+    def take_handed_back(self) -> list[tuple[str, int, Priority]]:
         with self._lock:
             taken, self._handed_back = self._handed_back, []
         return taken

@@ -7,11 +7,11 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core.errors import RetryLaterError, StorageError, VideoGenError
-from core.lifecycle import current_capabilities, live_workers
+from core.lifecycle import current_capabilities, live_workers, serving_counts
 from core.video import STAGES
 from service.deps import ContextDep
 from service.routes.videos import error_responses
-from service.schemas import Health, Limits, ModelInfo, Options, Readiness
+from service.schemas import Health, Limits, ModelInfo, Options, PriorityQueueState, Readiness
 
 router = APIRouter(tags=["system"])
 
@@ -23,7 +23,8 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses=error_responses(503), summary="Ready to serve")
 def readyz(ctx: ContextDep) -> Readiness:
-    """200 when Redis and storage answer and at least one worker is live; 503 naming what is missing."""
+    """200 when Redis and storage answer and at least one worker is live; 503 naming what is missing. Per
+    priority: jobs waiting and the live workers serving it."""
     problems = []
     ctx.redis.ping()  # a Redis outage becomes a 503 redis_unavailable
     try:
@@ -32,12 +33,16 @@ def readyz(ctx: ContextDep) -> Readiness:
     except StorageError as exc:
         storage_ok = False
         problems.append(f"storage: {exc}")
-    workers = len(live_workers(ctx))
-    if workers == 0:
+    workers = live_workers(ctx)
+    if not workers:
         problems.append("no live worker")
     if problems:
         raise RetryLaterError("not ready: " + "; ".join(problems), retry_after=5)
-    return Readiness(redis=True, storage=storage_ok, workers=workers, queue_depth=ctx.queue.depth())
+    depths, serving = ctx.queue.depths(), serving_counts(workers)
+    queues = [PriorityQueueState(priority=p, depth=n, workers=serving[p]) for p, n in depths.items()]
+    return Readiness(
+        redis=True, storage=storage_ok, workers=len(workers), queue_depth=sum(depths.values()), queues=queues
+    )
 
 
 @router.get(

@@ -16,7 +16,7 @@ from core.keys import is_video_id
 from core.lifecycle import finish
 from core.logging import set_log_fields
 from core.params import VideoRequest
-from core.video import TERMINAL, Video, VideoStatus, video_from_record
+from core.video import TERMINAL, Video, VideoStatus, priority_of, video_from_record
 from service.deps import ContextDep, PrincipalDep
 from service.schemas import DeletedVideo, ErrorBody, VideoList
 from service.submission import read_submission, submit
@@ -35,7 +35,7 @@ def present(ctx: Context, record: dict[str, Any]) -> Video:
     """The public object of a record, with its queue position while queued."""
     position = None
     if record["status"] == VideoStatus.QUEUED:
-        position = ctx.queue.position(record["id"], record["attempt"])
+        position = ctx.queue.position(record["id"], record["attempt"], priority_of(record))
     return video_from_record(record, position)
 
 
@@ -77,7 +77,7 @@ CREATE_BODY = {
     response_model=Video,
     openapi_extra=CREATE_BODY,
     responses={200: {"model": Video, "description": "finished within Prefer: wait, or an idempotent replay"}}
-    | error_responses(400, 401, 409, 413, 415, 422, 429, 503),
+    | error_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
     summary="Create a video",
 )
 async def create_video(
@@ -167,7 +167,7 @@ def cancel_video(video_id: str, ctx: ContextDep, principal: PrincipalDep) -> Vid
             )
         if finish(ctx, video_id, VideoStatus.CANCELLED, [status], attempt=record["attempt"]):
             if status is VideoStatus.QUEUED:
-                ctx.queue.withdraw(video_id, record["attempt"])
+                ctx.queue.withdraw(video_id, record["attempt"], priority_of(record))
             break
         record = load_owned(ctx, principal.owner, video_id)
     return present(ctx, load_owned(ctx, principal.owner, video_id))

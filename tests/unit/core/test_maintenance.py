@@ -6,7 +6,7 @@ from core.context import Context
 from core.keys import new_video_id
 from core.maintenance import sweep_expired, sweep_lost, sweep_orphans
 from core.queue import job_id
-from core.video import VideoStatus
+from core.video import Priority, VideoStatus
 
 
 def make_ctx(make_settings, **overrides):
@@ -32,7 +32,7 @@ def test_a_job_with_a_live_heartbeat_is_left_alone(make_settings):
 
 def test_a_lost_job_is_requeued_at_the_front_as_a_new_attempt(make_settings):
     ctx = make_ctx(make_settings, max_attempts=2)
-    ctx.queue.enqueue(new_video_id(), 1)  # someone else's job already waiting
+    ctx.queue.enqueue(new_video_id(), 1, Priority.NORMAL)  # someone else's job already waiting
     vid = running_video(ctx)
     assert sweep_lost(ctx) == 1
     record = ctx.records.get(vid)
@@ -42,9 +42,9 @@ def test_a_lost_job_is_requeued_at_the_front_as_a_new_attempt(make_settings):
         0,
         None,
     )
-    assert ctx.queue.position(vid, 2) == 0
+    assert ctx.queue.position(vid, 2, Priority.NORMAL) == 0
     assert sweep_lost(ctx) == 0  # handled once
-    assert ctx.redis.lpos(ctx.queue.queue.key, job_id(vid, 2)) == 0
+    assert ctx.redis.lpos(ctx.queue.queues[Priority.NORMAL].key, job_id(vid, 2)) == 0
 
 
 def test_a_job_out_of_attempts_fails_with_worker_lost(make_settings):
@@ -74,7 +74,7 @@ def queued_video(ctx, queued_at, enqueue):
                         "created_at": queued_at, "queued_at": queued_at,
                         "params": {"prompt": "x", "fps": 8.0, "seed": 1}})  # fmt: skip
     if enqueue:
-        ctx.queue.enqueue(vid, 1)
+        ctx.queue.enqueue(vid, 1, Priority.NORMAL)
     return vid
 
 
@@ -85,8 +85,11 @@ def test_queued_videos_whose_job_went_missing_are_requeued_once(make_settings):
     waiting = queued_video(ctx, now - 60, enqueue=True)
     fresh = queued_video(ctx, now, enqueue=False)  # a worker may be starting it right now
     assert sweep_orphans(ctx) == 1
-    assert ctx.queue.position(orphan, 1) == 0 and ctx.queue.position(waiting, 1) == 1
-    assert ctx.queue.position(fresh, 1) is None
+    assert (
+        ctx.queue.position(orphan, 1, Priority.NORMAL) == 0
+        and ctx.queue.position(waiting, 1, Priority.NORMAL) == 1
+    )
+    assert ctx.queue.position(fresh, 1, Priority.NORMAL) is None
     assert sweep_orphans(ctx) == 0  # claimed: not requeued twice
     started = ctx.records.transition(orphan, [VideoStatus.QUEUED], VideoStatus.IN_PROGRESS, heartbeat_s=2.0)
     assert started == 1 and ctx.redis.pttl(ctx.keys.heartbeat(orphan)) > 1000

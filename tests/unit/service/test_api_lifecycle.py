@@ -5,6 +5,7 @@ import time
 from core.lifecycle import publish_worker
 from core.params import Capabilities
 from core.queue import job_id
+from core.video import Priority
 
 TINY = Capabilities(
     model="tiny",
@@ -24,7 +25,7 @@ def test_cancel_a_queued_video_takes_it_off_the_queue(client):
     body = cancelled.json()
     assert body["status"] == "cancelled" and body["completed_at"] and body["expires_at"]
     assert body["queue_position"] is None
-    assert ctx.queue.position(first["id"], 1) is None
+    assert ctx.queue.position(first["id"], 1, Priority.NORMAL) is None
     assert client.get(f"/videos/{second['id']}").json()["queue_position"] == 0
     assert client.post(f"/videos/{first['id']}/cancel").json()["status"] == "cancelled"  # idempotent
     assert client.get(f"/videos/{first['id']}/content").json()["error"]["code"] == "not_ready"
@@ -100,7 +101,15 @@ def test_readiness_needs_a_live_worker(client):
     assert not_ready.status_code == 503 and "no live worker" in not_ready.json()["error"]["message"]
     publish_worker(ctx, "w1", TINY, busy=None, ttl_s=30)
     ready = client.get("/readyz").json()
-    assert ready == {"status": "ready", "redis": True, "storage": True, "workers": 1, "queue_depth": 0}
+    queues = [{"priority": p, "depth": 0, "workers": 1} for p in ("high", "normal", "low")]
+    assert ready == {
+        "status": "ready",
+        "redis": True,
+        "storage": True,
+        "workers": 1,
+        "queue_depth": 0,
+        "queues": queues,
+    }
 
 
 def test_metrics_expose_requests_and_queue_depth(client):
@@ -110,4 +119,5 @@ def test_metrics_expose_requests_and_queue_depth(client):
     assert "videogen_queue_depth 1.0" in text and "videogen_redis_up 1.0" in text
     assert 'videogen_http_requests_total{method="POST",route="/videos",status="202"} 1.0' in text
     assert 'route="/videos/{video_id}"' in text
-    assert client.app.state.context.redis.lpos(client.app.state.context.queue.queue.key, job_id(vid, 1)) == 0
+    ctx = client.app.state.context
+    assert ctx.redis.lpos(ctx.queue.queues[Priority.NORMAL].key, job_id(vid, 1)) == 0

@@ -5,7 +5,7 @@ import redis
 
 from core.context import Context
 from core.keys import new_video_id
-from core.video import VideoParams
+from core.video import Priority, VideoParams
 from worker.runtime import PIPELINE_STAGES, Runtime
 
 # Small and fast: 2 frames at 32x32, one step, no temporal upsampling.
@@ -38,14 +38,16 @@ def ctx(make_settings):
 
 @pytest.fixture
 def queue_video(ctx):
-    """``queue_video(**params)``: a queued record (and RQ job) as ``POST /videos`` makes it; returns its id."""
+    """``queue_video(priority=Priority.NORMAL, **params)``: a queued record (and RQ job) as ``POST /videos`` makes
+    it; returns its id."""
 
-    def make(**params):
+    def make(priority: Priority = Priority.NORMAL, **params):
         vid = new_video_id()
         values = {"prompt": "a red ball moving right", "fps": 8.0, "seed": 7, **FAST, **params}
-        ctx.records.create({"id": vid, "owner": "o", "status": "queued", "progress": 0, "attempt": 1,
-                            "created_at": time.time(), "params": VideoParams(**values).model_dump()})  # fmt: skip
-        ctx.queue.enqueue(vid, 1)
+        ctx.records.create({"id": vid, "owner": "o", "status": "queued", "priority": priority, "progress": 0,
+                            "attempt": 1, "created_at": time.time(),
+                            "params": VideoParams(**values).model_dump()})  # fmt: skip
+        ctx.queue.enqueue(vid, 1, priority)
         return vid
 
     return make

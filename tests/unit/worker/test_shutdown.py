@@ -15,7 +15,7 @@ from rq.job import Job
 from core.errors import JobInterruptedError
 from core.metrics import read_finished
 from core.queue import job_id
-from core.video import VideoStatus
+from core.video import Priority, VideoStatus
 from worker.jobs import VideoJob
 from worker.main import run_worker
 from worker.progress import ProgressTracker
@@ -58,7 +58,7 @@ def test_the_tracker_interrupts_every_stage_but_the_upload(ctx, queue_video):
 
 
 def test_an_interrupted_job_goes_back_to_queued_on_the_same_attempt_without_files(ctx, runtime, queue_video):
-    vid = queue_video(has_reference_image=True)
+    vid = queue_video(priority=Priority.LOW, has_reference_image=True)
     ctx.storage.put(vid, "input.png", png_bytes(), "image/png")
     ctx.storage.put(vid, "thumbnail.jpg", b"left by an earlier run", "image/jpeg")
     shutdown = Shutdown(drain_s=0.0)
@@ -69,7 +69,7 @@ def test_an_interrupted_job_goes_back_to_queued_on_the_same_attempt_without_file
     assert record["progress"] == 0 and record["stage"] is None and record["started_at"] is None
     assert record["worker"] is None and record["error"] is None and record["completed_at"] is None
     assert ctx.storage.names(vid) == ["input.png"]  # the client's image stays for the next run
-    assert shutdown.take_handed_back() == [(vid, 1)]  # the worker re-enqueues it after RQ lets go
+    assert shutdown.take_handed_back() == [(vid, 1, Priority.LOW)]  # re-enqueued after RQ lets go, same queue
     assert vid in ctx.records.queued_ids() and vid not in ctx.records.running_ids()
     assert not ctx.redis.exists(ctx.keys.heartbeat(vid))
     assert read_finished(ctx.redis, ctx.keys) == {}  # no outcome counted
@@ -150,14 +150,15 @@ def test_a_job_that_finishes_within_the_drain_window_completes(
     record = ctx.records.get(running)
     assert record["status"] == "completed" and record["attempt"] == 1, record
     assert ctx.storage.names(running) == ["reference.png", "thumbnail.jpg", "video.mp4"]
-    assert ctx.records.get(waiting)["status"] == "queued" and ctx.queue.position(waiting, 1) == 0
+    assert ctx.records.get(waiting)["status"] == "queued"
+    assert ctx.queue.position(waiting, 1, Priority.NORMAL) == 0
 
 
 def test_a_job_past_the_drain_deadline_is_handed_back_and_runs_again(
     make_settings, runtime, ignore_stray_signals, ctx, queue_video
 ):
     settings = make_settings(worker_drain_s=0.5)
-    vid = queue_video(num_inference_steps=20)
+    vid = queue_video(priority=Priority.HIGH, num_inference_steps=20)
     signal_when(in_stage(ctx, vid, {"reference"}))
     started = time.monotonic()
     assert run_worker(settings, name="first", runtime=runtime, maintenance=False) == 0
@@ -166,7 +167,12 @@ def test_a_job_past_the_drain_deadline_is_handed_back_and_runs_again(
     assert record["status"] == "queued" and record["attempt"] == 1, record
     assert record["progress"] == 0 and record["stage"] is None and record["worker"] is None
     assert ctx.storage.names(vid) == []
-    assert ctx.queue.position(vid, 1) == 0  # back at the front of the queue, as a waiting RQ job
+    assert ctx.queue.depths() == {
+        Priority.HIGH: 1,
+        Priority.NORMAL: 0,
+        Priority.LOW: 0,
+    }  # back in its own queue
+    assert ctx.queue.position(vid, 1, Priority.HIGH) == 0  # at the front, as a waiting RQ job
     assert Job.fetch(job_id(vid, 1), connection=ctx.redis).get_status() == "queued"
     assert read_finished(ctx.redis, ctx.keys) == {}  # neither failed nor cancelled
 
@@ -186,4 +192,5 @@ def test_a_second_signal_hands_the_job_back_at_once(
     assert run_worker(settings, name="twice", runtime=runtime, maintenance=False) == 0
     assert time.monotonic() - started < 60  # far less than the drain window or the job
     record = ctx.records.get(vid)
-    assert record["status"] == "queued" and record["attempt"] == 1 and ctx.queue.position(vid, 1) == 0
+    assert record["status"] == "queued" and record["attempt"] == 1
+    assert ctx.queue.position(vid, 1, Priority.NORMAL) == 0
