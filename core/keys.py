@@ -84,6 +84,11 @@ class Keys:
         return f"{self.prefix}:metrics:stage_seconds"
 
     @property
+    def stage_memory(self) -> str:
+        """Hash: histogram of peak memory per stage in bytes, fields as in ``stage_seconds``."""
+        return f"{self.prefix}:metrics:stage_memory"
+
+    @property
     def finished(self) -> str:
         """Hash: terminal outcomes, fields ``completed``, ``cancelled``, ``failed:<code>`` -> count."""
         return f"{self.prefix}:metrics:finished"

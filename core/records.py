@@ -2,8 +2,8 @@
 replica cancelling, a worker finishing and a sweeper retrying can race without a terminal state ever changing.
 
 Hash fields: ``id owner status priority progress stage attempt created_at queued_at started_at completed_at
-expires_at worker``
-(plain strings; times are unix seconds) and ``params metadata error backends timings webhook_url`` (JSON).
+expires_at worker webhook_url``
+(plain strings; times are unix seconds) and ``params metadata error backends timings memory`` (JSON).
 An empty string means "not set".
 """
 
@@ -19,10 +19,10 @@ import redis
 from core.keys import Keys
 from core.video import VideoStatus
 
-JSON_FIELDS = ("params", "metadata", "error", "backends", "timings")
+JSON_FIELDS = ("params", "metadata", "error", "backends", "timings", "memory")
 INT_FIELDS = ("progress", "attempt")
 FLOAT_FIELDS = ("created_at", "queued_at", "started_at", "completed_at", "expires_at")
-OPTIONAL_FIELDS = ("stage", "worker", "webhook_url", "error", "backends", "timings", "metadata",
+OPTIONAL_FIELDS = ("stage", "worker", "webhook_url", "error", "backends", "timings", "memory", "metadata",
                    "queued_at", "started_at", "completed_at", "expires_at")  # fmt: skip
 
 # KEYS: video hash, running set, expiry zset, queued set, heartbeat key. ARGV: id, allowed statuses (comma list),

@@ -119,6 +119,10 @@ class Video(BaseModel):
     error: ErrorInfo | None = None
     backends: dict[str, str] = Field(default_factory=dict, description="stage -> inference backend used")
     timings: dict[str, float] = Field(default_factory=dict, description="stage -> seconds spent")
+    memory: dict[str, int] = Field(
+        default_factory=dict,
+        description="stage -> peak bytes: torch's allocation on a GPU worker, the process's resident set on a CPU",
+    )
     links: VideoLinks | None = Field(None, description="content URLs; set once completed")
 
 
@@ -157,5 +161,6 @@ def video_from_record(record: dict[str, Any], queue_position: int | None = None)
         error=ErrorInfo.model_validate(record["error"]) if record.get("error") else None,
         backends=record.get("backends") or {},
         timings=record.get("timings") or {},
+        memory=record.get("memory") or {},
         links=links_for(record["id"]) if status is VideoStatus.COMPLETED else None,
     )

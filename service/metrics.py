@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.connection import REDIS_DOWN_ERRORS
 from core.context import Context
 from core.lifecycle import live_workers, serving_counts
-from core.metrics import STAGE_BUCKETS_S, read_finished, read_stage_histograms
+from core.metrics import MEMORY_BUCKETS_BYTES, STAGE_BUCKETS_S, read_finished, read_stage_histograms
 from service.asgi import ResponseWatch
 
 logger = logging.getLogger(__name__)
@@ -66,14 +67,23 @@ class JobCollector(Collector):
             status, _, code = field.partition(":")
             finished.add_metric([status, code], count)
         yield finished
-        stages = HistogramMetricFamily(
-            "videogen_stage_duration_seconds", "time per job stage", labels=["stage"]
-        )
-        for stage, parts in sorted(read_stage_histograms(ctx.redis, ctx.keys).items()):
-            buckets = [(str(b), parts.get(str(b), 0.0)) for b in STAGE_BUCKETS_S]
-            buckets.append(("+Inf", parts.get("count", 0.0)))
-            stages.add_metric([stage], buckets, sum_value=parts.get("sum", 0.0))
-        yield stages
+        yield stage_histogram(ctx, "videogen_stage_duration_seconds", "time per job stage", ctx.keys.stage_seconds,
+                              STAGE_BUCKETS_S)  # fmt: skip
+        yield stage_histogram(ctx, "videogen_stage_peak_memory_bytes",
+                              "peak memory per job stage (torch's on a GPU worker, resident set on a CPU one)",
+                              ctx.keys.stage_memory, MEMORY_BUCKETS_BYTES)  # fmt: skip
+
+
+def stage_histogram(
+    ctx: Context, name: str, documentation: str, key: str, bounds: tuple[float, ...] | tuple[int, ...]
+) -> HistogramMetricFamily:
+    """A per-stage histogram the workers keep in Redis at ``key`` (``core.metrics.observe_stages``)."""
+    family = HistogramMetricFamily(name, documentation, labels=["stage"])
+    for stage, parts in sorted(read_stage_histograms(ctx.redis, key).items()):
+        buckets = [(floatToGoString(b), parts.get(str(b), 0.0)) for b in bounds]
+        buckets.append(("+Inf", parts.get("count", 0.0)))
+        family.add_metric([stage], buckets, sum_value=parts.get("sum", 0.0))
+    return family
 
 
 class RequestMetrics:

@@ -144,8 +144,9 @@ class VideoJob:
         self.shutdown = shutdown
         interrupt = shutdown.interrupt_reason if shutdown is not None else None
         self.tracker = ProgressTracker(
-            ctx.records, video_id, attempt, ctx.settings.progress_interval_s, interrupt=interrupt
-        )
+            ctx.records, video_id, attempt, ctx.settings.progress_interval_s, interrupt=interrupt,
+            memory=runtime.memory,
+        )  # fmt: skip
 
     def run(self) -> str:
         with log_context(
@@ -223,10 +224,10 @@ class VideoJob:
         timings = self.tracker.finish()
         if not finish(
             self.ctx, self.video_id, VideoStatus.COMPLETED, [VideoStatus.IN_PROGRESS],
-            {"progress": 100, "timings": timings}, attempt=self.attempt,
+            {"progress": 100, "timings": timings, "memory": self.tracker.peak_memory}, attempt=self.attempt,
         ):  # fmt: skip
             raise JobCancelledError("the video changed state before it could complete")
-        observe_stages(self.ctx.redis, self.ctx.keys, timings)
+        observe_stages(self.ctx.redis, self.ctx.keys, timings, self.tracker.peak_memory)
         logger.info("video %s completed in %.2fs: %s", self.video_id, sum(timings.values()), timings)
         return "completed"
 
@@ -274,7 +275,7 @@ class VideoJob:
             self.tracker("upload", i + 1, len(files))
 
     def _fail(self, error: VideoGenError) -> str:
-        fields = {"timings": self.tracker.finish()}
+        fields = {"timings": self.tracker.finish(), "memory": self.tracker.peak_memory}
         if finish(
             self.ctx, self.video_id, VideoStatus.FAILED, [VideoStatus.QUEUED, VideoStatus.IN_PROGRESS],
             fields, attempt=self.attempt, error=error,
@@ -288,7 +289,7 @@ class VideoJob:
         any file this run stored; the worker re-enqueues the job when it returns (``Shutdown.hand_back``)."""
         self._remove_outputs(keep_input=True)
         reset = {"progress": 0, "stage": None, "started_at": None, "worker": None, "backends": None,
-                 "timings": None, "queued_at": time.time()}  # fmt: skip
+                 "timings": None, "memory": None, "queued_at": time.time()}  # fmt: skip
         if self.ctx.records.transition(
             self.video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=self.attempt
         ) != 1:  # fmt: skip

@@ -1,7 +1,7 @@
 """The pipeline callback of a job: every step it checks that the video is still wanted (cooperative cancel) and
 that the worker is not shutting down past its drain deadline (``JobInterruptedError``), it writes overall
-progress at most every ``interval_s`` (and at the end of every stage), it times the stages and it names the
-current stage in the job's log context."""
+progress at most every ``interval_s`` (and at the end of every stage), it times the stages, takes their peak
+memory (``worker.memory``) and names the current stage in the job's log context."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from core.errors import JobCancelledError, JobInterruptedError
 from core.logging import set_log_fields
 from core.records import VideoRecords
 from core.video import STAGES, VideoStatus
+from worker.memory import MemoryProbe
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class ProgressTracker:
         interval_s: float,
         clock: Callable[[], float] = time.monotonic,
         interrupt: Callable[[], str | None] | None = None,
+        memory: MemoryProbe | None = None,
     ) -> None:
         self.records = records
         self.video_id = video_id
@@ -57,7 +59,9 @@ class ProgressTracker:
         self.interval_s = interval_s
         self.clock = clock
         self.interrupt = interrupt  # a reason to stop now (the worker's drain deadline passed), or None
+        self.memory = memory
         self.timings: dict[str, float] = {}
+        self.peak_memory: dict[str, int] = {}  # stage -> bytes (the highest, if a stage runs twice)
         self.stage: str | None = None
         self.percent = 0
         self._stage_started = 0.0
@@ -73,6 +77,8 @@ class ProgressTracker:
         if changed:
             self._close_stage(now)
             self.stage, self._stage_started = stage, now
+            if self.memory is not None:
+                self.memory.reset()
             set_log_fields(stage=stage)
             logger.info("video %s: stage %s", self.video_id, stage)
         self.percent = max(self.percent, overall_percent(stage, step, total))
@@ -87,11 +93,15 @@ class ProgressTracker:
             raise JobCancelledError(f"video {self.video_id} is {status or 'deleted'}; stopping")
 
     def _close_stage(self, now: float) -> None:
-        if self.stage is not None:
-            self.timings[self.stage] = round(self.timings.get(self.stage, 0.0) + now - self._stage_started, 4)
+        if self.stage is None:
+            return
+        self.timings[self.stage] = round(self.timings.get(self.stage, 0.0) + now - self._stage_started, 4)
+        peak = self.memory.peak() if self.memory is not None else None
+        if peak is not None:
+            self.peak_memory[self.stage] = max(peak, self.peak_memory.get(self.stage, 0))
 
     def finish(self) -> dict[str, float]:
-        """Close the current stage; returns stage -> seconds."""
+        """Close the current stage; returns stage -> seconds (``peak_memory`` holds stage -> bytes)."""
         self._close_stage(self.clock())
         self.stage = None
         set_log_fields(stage=None)

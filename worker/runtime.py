@@ -12,6 +12,7 @@ from core.errors import ModelLoadError
 from core.logging import adopt_library_loggers
 from core.params import Capabilities
 from core.settings import Settings
+from worker.memory import MemoryProbe, probe_for
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +21,18 @@ PIPELINE_STAGES = ("reference", "base", "super_resolution", "temporal_upsampling
 
 @dataclass
 class Runtime:
-    """A loaded pipeline and what it can do. ``backends`` maps each pipeline stage to the backend running it."""
+    """A loaded pipeline and what it can do. ``backends`` maps each pipeline stage to the backend running it;
+    ``memory`` measures each stage's peak on ``device`` (``probe_for(device)`` unless given)."""
 
     pipeline: Any  # models.VideoGenPipeline (typed loosely: this module is imported before torch is loaded)
     capabilities: Capabilities
     device: str
     backends: dict[str, str] = field(default_factory=dict)
+    memory: MemoryProbe | None = None
+
+    def __post_init__(self) -> None:
+        if self.memory is None:
+            self.memory = probe_for(self.device)
 
 
 def resolve_device(name: str) -> str:

@@ -26,7 +26,7 @@ def served_metrics(make_settings) -> set[str]:
     """Names of the series a real app serves at /metrics once a job finished and a request was made."""
     app = create_app(make_settings(), maintenance=False)
     ctx: Context = app.state.context
-    observe_stages(ctx.redis, ctx.keys, {"base": 1.5, "decode": 0.2})
+    observe_stages(ctx.redis, ctx.keys, {"base": 1.5, "decode": 0.2}, {"base": 2**30, "decode": 2**31})
     count_finished(ctx.redis, ctx.keys, "failed", "timeout")
     with TestClient(app) as client:
         client.get("/healthz")
@@ -54,7 +54,8 @@ def test_dashboard_and_docs_name_only_served_metrics(served_metrics: set[str]):
     unknown = {n for n in named if n.startswith("videogen_")} - served_metrics
     assert not unknown, f"queries name metrics the API does not serve: {sorted(unknown)}"
     assert {n for n in named if n.startswith("DCGM")} <= DCGM
-    for key in ("videogen_queue_depth", "videogen_stage_duration_seconds_bucket", "DCGM_FI_DEV_FB_USED"):
+    for key in ("videogen_queue_depth", "videogen_priority_queue_depth", "videogen_stage_duration_seconds_bucket",
+                "videogen_stage_peak_memory_bytes_bucket", "DCGM_FI_DEV_FB_USED"):  # fmt: skip
         assert key in named, f"no panel shows {key}"
 
 

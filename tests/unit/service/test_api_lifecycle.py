@@ -121,3 +121,16 @@ def test_metrics_expose_requests_and_queue_depth(client):
     assert 'route="/videos/{video_id}"' in text
     ctx = client.app.state.context
     assert ctx.redis.lpos(ctx.queue.queues[Priority.NORMAL].key, job_id(vid, 1)) == 0
+
+
+def test_metrics_expose_stage_durations_and_peak_memory(client):
+    from core.metrics import observe_stages
+
+    ctx = client.app.state.context
+    observe_stages(ctx.redis, ctx.keys, {"base": 0.3}, {"base": 300 * 2**20})
+    observe_stages(ctx.redis, ctx.keys, {"base": 2.0}, {"base": 3 * 2**30})
+    text = client.get("/metrics").text
+    assert 'videogen_stage_duration_seconds_bucket{le="0.5",stage="base"} 1.0' in text
+    assert 'videogen_stage_peak_memory_bytes_bucket{le="5.36870912e+08",stage="base"} 1.0' in text
+    assert 'videogen_stage_peak_memory_bytes_bucket{le="+Inf",stage="base"} 2.0' in text
+    assert 'videogen_stage_peak_memory_bytes_sum{stage="base"} 3.535798272e+09' in text  # 300 MiB + 3 GiB

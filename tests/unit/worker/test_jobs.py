@@ -28,7 +28,7 @@ def test_a_job_generates_stores_and_completes(ctx, runtime, queue_video):
     assert frames.shape == (4, 32, 32, 3)
     assert Image.open(io.BytesIO(b"".join(ctx.storage.read(vid, "thumbnail.jpg")))).format == "JPEG"
     assert Image.open(io.BytesIO(b"".join(ctx.storage.read(vid, "reference.png")))).size == (32, 32)
-    assert read_stage_histograms(ctx.redis, ctx.keys)["base"]["count"] == 1.0
+    assert read_stage_histograms(ctx.redis, ctx.keys.stage_seconds)["base"]["count"] == 1.0
     assert ctx.records.running_ids() == [] and not ctx.redis.exists(ctx.keys.heartbeat(vid))
 
 
