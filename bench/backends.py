@@ -3,10 +3,12 @@
     .venv/bin/python bench/backends.py                                  # bench-mid preset on CPU
     .venv/bin/python bench/backends.py --preset tiny --repeats 5
     .venv/bin/python bench/backends.py --device cuda --backends torch,torch-fp16,onnxruntime,tensorrt-fp16
+    .venv/bin/python bench/backends.py --preset demo --backends torch,torch+compile,onnxruntime
 
 Backends: ``torch`` (eager fp32), ``torch-fp16`` / ``torch-bf16`` (eager, CUDA), ``onnxruntime`` (CUDA provider on
 a CUDA device where installed, else CPU) and ``tensorrt`` / ``tensorrt-fp16`` / ``tensorrt-bf16`` (engines built
-here on first use). Every module is timed at the sizes one default generation feeds it (batch doubled by
+here on first use). ``+compile`` after a torch backend (``torch+compile``, ``torch-fp16+compile``) compiles the
+modules ``export.torch_compile`` picks with inductor; the warm-up call pays the compilation. Every module is timed at the sizes one default generation feeds it (batch doubled by
 classifier-free guidance where it applies), median of ``--repeats`` after one warm-up call. The whole video is
 the model's default generation with ``--steps`` steps. Timings drift ~30% between runs on a shared machine:
 compare only columns of one run.
@@ -131,6 +133,7 @@ def make_variant(
     pipe: VideoGenPipeline, backend: str, engine_dir: Path, device: torch.device, steps: int, threads: int
 ) -> Variant:
     """A copy of ``pipe`` running ``backend``, its per-module callables and what each module really ran on."""
+    backend, _, extra = backend.partition("+")  # "torch+compile", "torch-fp16+compile"
     kind, _, precision = backend.partition("-")
     dtype = DTYPES.get(precision, torch.float32) if kind == "torch" else torch.float32
     variant = copy.deepcopy(pipe).to(device, dtype)
@@ -138,8 +141,9 @@ def make_variant(
         build_engines(engine_dir, Precision(precision or "fp32"), device=str(device))
     chain = "torch" if kind == "torch" else kind
     choices = apply_backends(
-        variant, chain, engine_dir, precision=Precision(precision) if precision else None, threads=threads
-    )
+        variant, chain, engine_dir, precision=Precision(precision) if precision else None, threads=threads,
+        compile_backend="inductor" if extra == "compile" else None,
+    )  # fmt: skip
     generator = torch.Generator().manual_seed(0)
     calls = {}
     for name, spec in SPECS.items():

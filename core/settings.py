@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
     backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "torch"
     engine_dir: str | None = None  # `videogen export` output: ONNX files, TensorRT engines
+    # torch.compile (inductor; each new shape compiles once) the denoisers, upsampler and decoder left on torch; the
+    # warm-up pays the compilation (minutes on a CPU). Measured speed-ups: docs/performance.md.
+    torch_compile: bool = False
     warmup: bool = True  # one tiny generation at worker start, so the first job is not the slow one
 
     # Request limits (API side; the worker re-checks what the loaded model can do)

@@ -24,6 +24,7 @@ from export.manifest import Manifest, ModuleRecord, dtype_name, weights_sha256
 from export.ort_session import OrtRunner
 from export.specs import SPECS, Geometry, ModuleSpec
 from export.tensorrt_build import Precision, engine_key, engine_path, module_precision
+from export.torch_compile import compilable, compile_in_place, is_compiled, uncompile
 from export.wrappers import WRAPPERS, AcceleratedModule, Runner
 
 if TYPE_CHECKING:
@@ -163,9 +164,11 @@ def choose(
     env: TensorRTEnvironment,
     precision: Precision | None = None,
     threads: int | None = None,
+    compile_backend: str | None = None,
 ) -> tuple[BackendChoice, Runner | None]:
     """The backend for one torch ``module`` and, unless torch, its ready runner. ``manifest`` is the engine
-    directory's manifest, or why it could not be read."""
+    directory's manifest, or why it could not be read. A module that stays on torch is compiled in place with
+    ``compile_backend`` (``inductor``) where ``torch.compile`` helps it (``export.torch_compile``)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
     ctx = _Context(spec, module, engine_dir, manifest)
@@ -184,6 +187,8 @@ def choose(
             warn = warn or result.warn
             continue
         label = "torch" if result is None else result.name
+        if result is None and compile_backend is not None and compilable(spec):
+            compile_in_place(module, compile_backend)
         detail = _torch_detail(module) if result is None else _runner_detail(result)
         reason = f"{'; '.join(skipped)} -> {label}" if skipped else f"{label}: {detail}"
         choice = BackendChoice(spec.name, name, reason, detail)
@@ -200,7 +205,8 @@ def _runner_detail(runner: Runner) -> str:
 
 
 def _torch_detail(module: nn.Module) -> str:
-    return f"{dtype_name(module.dtype)} on {module.device}"
+    compiled = ", torch.compile" if is_compiled(module) else ""
+    return f"{dtype_name(module.dtype)} on {module.device}{compiled}"
 
 
 def apply_backends(
@@ -211,6 +217,7 @@ def apply_backends(
     precision: Precision | None = None,
     tensorrt_env: TensorRTEnvironment | None = None,
     threads: int | None = None,
+    compile_backend: str | None = None,
 ) -> dict[str, BackendChoice]:
     """Swap ``pipe``'s heavy components for accelerated wrappers where a backend fits; return every choice.
 
@@ -221,6 +228,7 @@ def apply_backends(
         precision: TensorRT engine precision to look for (default: from each module's dtype).
         tensorrt_env: what TensorRT can do here (default: probed on the pipeline's device).
         threads: ONNX Runtime intra-op threads on CPU (default: one per physical core).
+        compile_backend: ``torch.compile`` backend for the modules left on torch (``inductor``; None: eager).
 
     Calling it again re-decides from the original torch modules. A swapped pipeline is for inference; its
     ``model_index.json`` entries still name the torch classes.
@@ -240,8 +248,11 @@ def apply_backends(
         if current is None:
             continue
         module = current.torch_module if isinstance(current, AcceleratedModule) else current
+        uncompile(module)  # re-decided from scratch
         env = tensorrt_env or TensorRTEnvironment.probe(module.device)
-        choice, runner = choose(spec, module, backend, directory, manifest, env, precision, threads)
+        choice, runner = choose(
+            spec, module, backend, directory, manifest, env, precision, threads, compile_backend
+        )
         replacement = module if runner is None else WRAPPERS[spec.kind](module, runner, spec, geometry)
         # Bypass DiffusionPipeline.__setattr__, which would rewrite the saved config with the wrapper's class.
         object.__setattr__(pipe, spec.component, replacement)

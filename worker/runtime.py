@@ -56,7 +56,10 @@ def load_runtime(settings: Settings) -> Runtime:
     except (ValueError, OSError) as exc:
         raise ModelLoadError(f"cannot load model {settings.model!r}: {exc}") from exc
     # Per module: TensorRT / ONNX Runtime / torch, each choice and its reason logged; never fails, falls back.
-    backends = stage_backends(apply_backends(pipe, settings.backend, settings.engine_dir))
+    compile_backend = "inductor" if settings.torch_compile else None
+    backends = stage_backends(
+        apply_backends(pipe, settings.backend, settings.engine_dir, compile_backend=compile_backend)
+    )
     capabilities = Capabilities(
         model=str(settings.model),
         defaults=pipe.generation_defaults(),
@@ -72,10 +75,12 @@ def load_runtime(settings: Settings) -> Runtime:
 
 
 def warm_up(pipe: Any, capabilities: Capabilities) -> None:
-    """One short generation (default size, 1 step, 2 frames), so lazy initialisation in torch and diffusers is
-    paid at startup and the first job starts as fast as every later one."""
+    """One short generation through every stage (default size and guidance, 1 step, 2 base frames doubled once),
+    so lazy initialisation in torch and diffusers, and any ``torch.compile``, is paid at startup and the first job
+    starts as fast as every later one."""
     d = capabilities.defaults
+    upsampling = min(1, capabilities.max_temporal_upsampling)
     started = time.perf_counter()
-    pipe("warm-up", num_frames=2, height=int(d["height"]), width=int(d["width"]), num_inference_steps=1, seed=0,
-         temporal_upsampling=0)  # fmt: skip
+    pipe("warm-up", num_frames=2 + upsampling, height=int(d["height"]), width=int(d["width"]),
+         num_inference_steps=1, seed=0, temporal_upsampling=upsampling)  # fmt: skip
     logger.info("warm-up generation took %.1fs", time.perf_counter() - started)

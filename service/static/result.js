@@ -157,6 +157,9 @@ function renderParams(video) {
   rows.push(definition("Video id", video.id));
   const backends = [...new Set(Object.values(video.backends || {}))];
   if (backends.length) rows.push(definition("Backend", backends.join(", ")));
+  const peaks = Object.values(video.memory || {});
+  if (peaks.length) rows.push(definition("Peak memory", `${Math.round(Math.max(...peaks) / 2 ** 20)} MiB`));
+  if (video.priority && video.priority !== "normal") rows.push(definition("Priority", video.priority));
   $("params").replaceChildren(...rows.flat());
 }
 

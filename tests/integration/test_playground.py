@@ -229,6 +229,8 @@ def test_submit_watch_the_stages_and_play(page, serve):
     assert page.evaluate("() => document.getElementById('reference').naturalWidth") == 32
     assert page.get_attribute("#download", "href") == f"/videos/{first_id}/content"
     assert page.locator("#params dt:text-is('Seed') + dd").inner_text() == "4242"
+    peak_mib = round(max(first["memory"].values()) / 2**20)
+    assert page.locator("#params dt:text-is('Peak memory') + dd").inner_text() == f"{peak_mib} MiB"
     assert page.locator("#stages li[data-mark='done']").count() == 7
     assert page.locator("#cancel").is_hidden()
     assert shot.stat().st_size > 10_000

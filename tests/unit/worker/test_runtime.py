@@ -22,3 +22,13 @@ def test_auto_device_is_cpu_without_a_gpu():
 
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cuda:1") == "cuda:1"
+
+
+def test_torch_compile_setting_compiles_the_modules_left_on_torch(make_settings):
+    from export.torch_compile import is_compiled
+
+    runtime = load_runtime(make_settings(model="tiny", device="cpu", torch_compile=True))  # no warm-up: lazy
+    pipe = runtime.pipeline
+    assert all(is_compiled(m) for m in (pipe.base_unet, pipe.sr_unet, pipe.temporal_upsampler, pipe.video_decoder))
+    assert not is_compiled(pipe.text_encoder)
+    assert not is_compiled(load_runtime(make_settings(model="tiny", device="cpu")).pipeline.base_unet)
