@@ -83,6 +83,18 @@ class PriorityQueueState(BaseModel):
     workers: int = Field(description="live workers serving this priority (0: its jobs wait until one comes)")
 
 
+class WorkerState(BaseModel):
+    """One live worker, as it announces itself."""
+
+    model: str
+    device: str
+    backends: dict[str, str] = Field(
+        description="pipeline stage -> backend running it (tensorrt, onnxruntime, torch)"
+    )
+    priorities: list[Priority] = Field(description="the priorities it serves, highest first")
+    busy: bool = Field(description="running a video now")
+
+
 class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     redis: bool
@@ -90,3 +102,4 @@ class Readiness(BaseModel):
     workers: int
     queue_depth: int = Field(description="jobs waiting, all priorities")
     queues: list[PriorityQueueState] = Field(default_factory=list, description="highest priority first")
+    live_workers: list[WorkerState] = Field(default_factory=list, description="what each live worker runs")

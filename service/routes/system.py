@@ -8,10 +8,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core.errors import RetryLaterError, StorageError, VideoGenError
 from core.lifecycle import current_capabilities, live_workers, serving_counts
-from core.video import STAGES
+from core.video import PRIORITY_ORDER, STAGES
 from service.deps import ContextDep
 from service.routes.videos import error_responses
-from service.schemas import Health, Limits, ModelInfo, Options, PriorityQueueState, Readiness
+from service.schemas import Health, Limits, ModelInfo, Options, PriorityQueueState, Readiness, WorkerState
 
 router = APIRouter(tags=["system"])
 
@@ -24,7 +24,8 @@ async def healthz() -> Health:
 @router.get("/readyz", response_model=Readiness, responses=error_responses(503), summary="Ready to serve")
 def readyz(ctx: ContextDep) -> Readiness:
     """200 when Redis and storage answer and at least one worker is live; 503 naming what is missing. Per
-    priority: jobs waiting and the live workers serving it."""
+    priority: jobs waiting and the live workers serving it; per live worker: model, device, the backend of each
+    stage, its priorities and whether it is busy."""
     problems = []
     ctx.redis.ping()  # a Redis outage becomes a 503 redis_unavailable
     try:
@@ -40,9 +41,18 @@ def readyz(ctx: ContextDep) -> Readiness:
         raise RetryLaterError("not ready: " + "; ".join(problems), retry_after=5)
     depths, serving = ctx.queue.depths(), serving_counts(workers)
     queues = [PriorityQueueState(priority=p, depth=n, workers=serving[p]) for p, n in depths.items()]
+    states = [
+        WorkerState(
+            model=w["capabilities"]["model"], device=w["capabilities"].get("device", "cpu"),
+            backends=w["capabilities"].get("backends", {}), priorities=w.get("priorities", PRIORITY_ORDER),
+            busy=bool(w.get("busy")),
+        )
+        for w in sorted(workers, key=lambda w: w["name"])
+    ]  # fmt: skip
     return Readiness(
-        redis=True, storage=storage_ok, workers=len(workers), queue_depth=sum(depths.values()), queues=queues
-    )
+        redis=True, storage=storage_ok, workers=len(workers), queue_depth=sum(depths.values()), queues=queues,
+        live_workers=states,
+    )  # fmt: skip
 
 
 @router.get(

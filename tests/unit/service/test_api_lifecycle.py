@@ -99,9 +99,12 @@ def test_readiness_needs_a_live_worker(client):
     ctx = client.app.state.context
     not_ready = client.get("/readyz")
     assert not_ready.status_code == 503 and "no live worker" in not_ready.json()["error"]["message"]
-    publish_worker(ctx, "w1", TINY, busy=None, ttl_s=30)
+    caps = TINY.model_copy(update={"backends": {"base": "onnxruntime", "decode": "torch"}})
+    publish_worker(ctx, "w1", caps, busy="vid_x", ttl_s=30)
     ready = client.get("/readyz").json()
     queues = [{"priority": p, "depth": 0, "workers": 1} for p in ("high", "normal", "low")]
+    worker = {"model": "tiny", "device": "cpu", "backends": {"base": "onnxruntime", "decode": "torch"},
+              "priorities": ["high", "normal", "low"], "busy": True}  # fmt: skip
     assert ready == {
         "status": "ready",
         "redis": True,
@@ -109,6 +112,7 @@ def test_readiness_needs_a_live_worker(client):
         "workers": 1,
         "queue_depth": 0,
         "queues": queues,
+        "live_workers": [worker],
     }
 
 

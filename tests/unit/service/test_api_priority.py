@@ -62,6 +62,7 @@ def test_readiness_and_metrics_report_each_priority(client):
         {"priority": "normal", "depth": 0, "workers": 1},
         {"priority": "low", "depth": 2, "workers": 1},
     ]
+    assert sorted(w["priorities"] for w in ready["live_workers"]) == [["high"], ["high", "normal", "low"]]
     text = client.get("/metrics").text
     assert "videogen_queue_depth 3.0" in text
     assert 'videogen_priority_queue_depth{priority="low"} 2.0' in text

@@ -29,6 +29,8 @@ def test_torch_compile_setting_compiles_the_modules_left_on_torch(make_settings)
 
     runtime = load_runtime(make_settings(model="tiny", device="cpu", torch_compile=True))  # no warm-up: lazy
     pipe = runtime.pipeline
-    assert all(is_compiled(m) for m in (pipe.base_unet, pipe.sr_unet, pipe.temporal_upsampler, pipe.video_decoder))
+    assert all(
+        is_compiled(m) for m in (pipe.base_unet, pipe.sr_unet, pipe.temporal_upsampler, pipe.video_decoder)
+    )
     assert not is_compiled(pipe.text_encoder)
     assert not is_compiled(load_runtime(make_settings(model="tiny", device="cpu")).pipeline.base_unet)
