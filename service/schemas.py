@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.video import Priority, Video
+from core.video import PRIORITY_ORDER, Priority, Video
 
 
 class ErrorDetail(BaseModel):
@@ -93,6 +93,13 @@ class WorkerState(BaseModel):
     )
     priorities: list[Priority] = Field(description="the priorities it serves, highest first")
     busy: bool = Field(description="running a video now")
+
+    @classmethod
+    def of(cls, presence: dict[str, Any]) -> WorkerState:
+        """From a ``core.lifecycle.live_workers`` entry."""
+        caps = presence["capabilities"]
+        return cls(model=caps["model"], device=caps.get("device", "cpu"), backends=caps.get("backends", {}),
+                   priorities=presence.get("priorities", PRIORITY_ORDER), busy=bool(presence.get("busy")))  # fmt: skip
 
 
 class Readiness(BaseModel):

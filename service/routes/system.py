@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core.errors import RetryLaterError, StorageError, VideoGenError
 from core.lifecycle import current_capabilities, live_workers, serving_counts
-from core.video import PRIORITY_ORDER, STAGES
+from core.video import STAGES
 from service.deps import ContextDep
 from service.routes.videos import error_responses
 from service.schemas import Health, Limits, ModelInfo, Options, PriorityQueueState, Readiness, WorkerState
@@ -41,14 +41,7 @@ def readyz(ctx: ContextDep) -> Readiness:
         raise RetryLaterError("not ready: " + "; ".join(problems), retry_after=5)
     depths, serving = ctx.queue.depths(), serving_counts(workers)
     queues = [PriorityQueueState(priority=p, depth=n, workers=serving[p]) for p, n in depths.items()]
-    states = [
-        WorkerState(
-            model=w["capabilities"]["model"], device=w["capabilities"].get("device", "cpu"),
-            backends=w["capabilities"].get("backends", {}), priorities=w.get("priorities", PRIORITY_ORDER),
-            busy=bool(w.get("busy")),
-        )
-        for w in sorted(workers, key=lambda w: w["name"])
-    ]  # fmt: skip
+    states = [WorkerState.of(w) for w in sorted(workers, key=lambda w: w["name"])]
     return Readiness(
         redis=True, storage=storage_ok, workers=len(workers), queue_depth=sum(depths.values()), queues=queues,
         live_workers=states,
