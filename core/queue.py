@@ -71,6 +71,11 @@ class JobQueue:
         """Jobs waiting, all priorities together."""
         return sum(self.depths().values())
 
+    def ahead_of(self, priority: Priority) -> int:
+        """Jobs a new job of ``priority`` would wait behind: every waiting job of that priority or higher."""
+        depths = self.depths()
+        return sum(depths[p] for p in PRIORITY_ORDER[: PRIORITY_ORDER.index(priority) + 1])
+
     def position(self, video_id: str, attempt: int, priority: Priority) -> int | None:
         """How many jobs run before this one as the queues stand now (0 = next): every job waiting at a higher
         priority, then those ahead of it in its own queue. None when the job is not waiting. Jobs submitted

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     queue_name: str = "videogen"
     # The priorities a worker serves, highest first (strict: it takes a job of the first non-empty queue).
     worker_priorities: Annotated[list[Priority], NoDecode] = list(PRIORITY_ORDER)
-    max_queued: int = Field(100, ge=1)  # POST /videos answers 503 queue_full beyond this many queued jobs
+    # POST /videos answers 503 queue_full when this many jobs would run before the new one (its priority or higher)
+    max_queued: int = Field(100, ge=1)
 
     # The model (worker side)
     model: str = "demo"  # "demo", a preset ("tiny") or a saved pipeline folder

@@ -182,9 +182,10 @@ def submit(
     }
     created = False
     try:
-        if ctx.queue.depth() >= settings.max_queued:
+        if ctx.queue.ahead_of(video_request.priority) >= settings.max_queued:
             raise QueueFullError(
-                f"the queue holds {settings.max_queued} jobs, its limit; try again shortly",
+                f"{settings.max_queued} jobs of priority {video_request.priority} or higher are waiting, the"
+                " limit; try again shortly",
                 retry_after=QUEUE_FULL_RETRY_AFTER_S,
             )
         if png is not None:

@@ -69,3 +69,16 @@ def test_readiness_and_metrics_report_each_priority(client):
     assert 'videogen_priority_queue_depth{priority="high"} 1.0' in text
     assert 'videogen_priority_workers{priority="high"} 2.0' in text
     assert 'videogen_priority_workers{priority="normal"} 1.0' in text
+
+
+def test_backpressure_counts_only_the_jobs_that_would_run_first(make_client):
+    client = make_client(max_queued=2)
+    assert [submit(client, "low").status_code for _ in range(2)] == [202, 202]
+    assert submit(client, "low").json()["error"]["code"] == "queue_full"
+    assert [submit(client).status_code for _ in range(2)] == [
+        202,
+        202,
+    ]  # full low queue: normal still gets in
+    full = submit(client)
+    assert full.status_code == 503 and "priority normal or higher" in full.json()["error"]["message"]
+    assert submit(client, "high").status_code == 202
