@@ -30,6 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(exc: Exception) -> str:
+    """The message of ``exc`` on one line; a settings ``ValidationError`` names each field and what is wrong."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):  # pydantic.ValidationError (a ValueError), e.g. a bad VIDEOGEN_* value or flag
+        settings = getattr(exc, "title", "") == "Settings"
+        parts = []
+        for error in errors():
+            field, *rest = [str(p) for p in error["loc"]] or ["input"]
+            where = ".".join([f"VIDEOGEN_{field.upper()}" if settings else field, *rest])
+            parts.append(f"{where}: {error['msg']}")
+        return "; ".join(parts)
+    return " ".join(str(exc).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -37,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except (ValueError, FileNotFoundError, VideoGenError) as exc:
         # Bad input is the user's to fix: one line, no traceback.
-        print(f"videogen {args.command}: error: {exc}", file=sys.stderr)
+        print(f"videogen {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"videogen {args.command}: interrupted", file=sys.stderr)

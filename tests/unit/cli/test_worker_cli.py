@@ -49,6 +49,16 @@ def test_without_flags_the_environment_decides(started, monkeypatch):
     )
 
 
-def test_a_bad_priority_is_a_clear_error(started, capsys):
-    assert main(["worker", "--priorities", "urgent"]) != 0
-    assert "priorit" in capsys.readouterr().err
+def test_a_bad_setting_is_one_clear_line(started, capsys, monkeypatch):
+    assert main(["worker", "--priorities", "urgent"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "videogen worker: error: VIDEOGEN_WORKER_PRIORITIES.0: Input should be 'high', 'normal' or 'low'\n"
+    )
+    monkeypatch.setenv("VIDEOGEN_MAX_QUEUED", "0")
+    assert main(["worker"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "VIDEOGEN_MAX_QUEUED: Input should be greater than or equal to 1\n"
+    )
+    assert "settings" not in started  # no worker started
