@@ -75,12 +75,11 @@ def load_runtime(settings: Settings) -> Runtime:
 
 
 def warm_up(pipe: Any, capabilities: Capabilities) -> None:
-    """One short generation through every stage (default size and guidance, 1 step, 2 base frames doubled once),
-    so lazy initialisation in torch and diffusers, and any ``torch.compile``, is paid at startup and the first job
-    starts as fast as every later one."""
+    """One generation of the model's default shape at 1 step (the stages and guidance batch of a default job),
+    so lazy initialisation in torch and diffusers, and ``torch.compile`` for the default shape (shapes do not
+    depend on the step count), is paid at startup and the first job starts as fast as every later one."""
     d = capabilities.defaults
-    upsampling = min(1, capabilities.max_temporal_upsampling)
     started = time.perf_counter()
-    pipe("warm-up", num_frames=2 + upsampling, height=int(d["height"]), width=int(d["width"]),
-         num_inference_steps=1, seed=0, temporal_upsampling=upsampling)  # fmt: skip
+    pipe("warm-up", num_frames=int(d["num_frames"]), height=int(d["height"]), width=int(d["width"]),
+         num_inference_steps=1, seed=0, temporal_upsampling=int(d["temporal_upsampling"]))  # fmt: skip
     logger.info("warm-up generation took %.1fs", time.perf_counter() - started)

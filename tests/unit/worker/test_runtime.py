@@ -34,3 +34,21 @@ def test_torch_compile_setting_compiles_the_modules_left_on_torch(make_settings)
     )
     assert not is_compiled(pipe.text_encoder)
     assert not is_compiled(load_runtime(make_settings(model="tiny", device="cpu")).pipeline.base_unet)
+
+
+def test_the_warm_up_compiles_what_a_default_job_runs(make_settings, monkeypatch):
+    """With torch.compile on, the first default job recompiles nothing: the warm-up ran its shapes. (Dynamo's
+    ``eager`` backend stands in for inductor, which takes minutes on 2 cores; the shapes are what matters.)"""
+    import torch
+
+    import export.backends
+    from export.torch_compile import compile_in_place
+
+    monkeypatch.setattr(
+        export.backends, "compile_in_place", lambda module, backend: compile_in_place(module, "eager")
+    )
+    runtime = load_runtime(make_settings(model="tiny", device="cpu", torch_compile=True, warmup=True))
+    d = runtime.capabilities.defaults
+    with torch._dynamo.config.patch(error_on_recompile=True, suppress_errors=False):
+        runtime.pipeline("a red ball", num_frames=int(d["num_frames"]), height=int(d["height"]), width=int(d["width"]),
+                         num_inference_steps=2, seed=3, output_type="pt")  # fmt: skip
