@@ -36,7 +36,9 @@ def test_a_compiled_pipeline_generates_the_same_frames_at_every_shape(fresh_pipe
     torch.testing.assert_close(
         fresh_pipe(prompt, **longer).frames, eager[1], atol=1e-5, rtol=0
     )  # compiles anew
-    with torch._dynamo.config.patch(error_on_recompile=True, suppress_errors=False):  # a shape seen before reuses its compilation
+    with torch._dynamo.config.patch(
+        error_on_recompile=True, suppress_errors=False
+    ):  # a shape seen before reuses its compilation
         torch.testing.assert_close(fresh_pipe(prompt, **GENERATION).frames, eager[0], atol=1e-5, rtol=0)
 
 
