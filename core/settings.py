@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # torch.compile (inductor; each new shape compiles once) the denoisers, upsampler and decoder left on torch; the
     # warm-up pays the compilation (minutes on a CPU). Measured speed-ups: docs/performance.md.
     torch_compile: bool = False
-    warmup: bool = True  # a 1-step generation of the default shape at start, so the first job is not the slow one
+    warmup: bool = True  # a 1-step default-shape generation at start, so the first job is not the slow one
 
     # Request limits (API side; the worker re-checks what the loaded model can do)
     allowed_sizes: Annotated[list[str], NoDecode] = ["64x64", "32x32", "128x128", "256x256"]
