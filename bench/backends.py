@@ -5,13 +5,13 @@
     .venv/bin/python bench/backends.py --device cuda --backends torch,torch-fp16,onnxruntime,tensorrt-fp16
     .venv/bin/python bench/backends.py --preset demo --backends torch,torch+compile,onnxruntime
 
-Backends: ``torch`` (eager fp32), ``torch-fp16`` / ``torch-bf16`` (eager, CUDA), ``onnxruntime`` (CUDA provider on
-a CUDA device where installed, else CPU) and ``tensorrt`` / ``tensorrt-fp16`` / ``tensorrt-bf16`` (engines built
-here on first use). ``+compile`` after a torch backend (``torch+compile``, ``torch-fp16+compile``) compiles the
-modules ``export.torch_compile`` picks with inductor; the warm-up call pays the compilation. Every module is timed at the sizes one default generation feeds it (batch doubled by
-classifier-free guidance where it applies), median of ``--repeats`` after one warm-up call. The whole video is
-the model's default generation with ``--steps`` steps. Timings drift ~30% between runs on a shared machine:
-compare only columns of one run.
+Backends: ``torch`` (eager fp32), ``torch-fp16`` / ``torch-bf16`` (eager, CUDA), ``onnxruntime`` (CUDA provider on a
+CUDA device where installed, else CPU) and ``tensorrt`` / ``tensorrt-fp16`` / ``tensorrt-bf16`` (engines built here
+on first use). ``+compile`` after a torch backend (``torch+compile``, ``torch-fp16+compile``) compiles the modules
+``export.torch_compile`` picks with inductor; the warm-up call pays the compilation. Every module is timed at the
+sizes one default generation feeds it (batch doubled by classifier-free guidance where it applies), median of
+``--repeats`` after one warm-up call. The whole video is the model's default generation with ``--steps`` steps.
+Timings drift ~30% between runs on a shared machine: compare only columns of one run.
 """
 
 from __future__ import annotations

@@ -171,8 +171,8 @@ def dict_config(log_format: str, level: str) -> dict[str, Any]:
 
 
 def configure_logging(log_format: str, level: str, stream: IO[str] | None = None) -> logging.Handler:
-    """Make the root logger write ``log_format`` lines at ``level`` and up (replacing its handlers); route
-    ``warnings`` and uvicorn's loggers through it; in JSON mode, uncaught exceptions become JSON lines too. Returns the handler."""
+    """Make the root logger write ``log_format`` lines at ``level`` and up (replacing its handlers); route ``warnings``
+    and uvicorn's loggers through it; in JSON mode, uncaught exceptions become JSON lines too. Returns the handler."""
     handler = make_handler(log_format, stream)
     root = logging.getLogger()
     for old in root.handlers[:]:

@@ -1,6 +1,6 @@
-"""Background sweeps any process may run (API replicas and workers all do): requeue or fail jobs whose worker
-died, requeue queued videos whose job went missing, remove expired videos, send due webhooks. Every step claims its work atomically in Redis, so running the
-loop in many processes at once is safe.
+"""Background sweeps any process may run (API replicas and workers all do): requeue or fail jobs whose worker died,
+requeue queued videos whose job went missing, remove expired videos, send due webhooks. Every step claims its work
+atomically in Redis, so running the loop in many processes at once is safe.
 
 Bound on noticing a dead worker: a running job's heartbeat key lives ``heartbeat_ttl_s`` and is refreshed every
 third of that; the sweep runs every ``maintenance_interval_s``. A SIGKILLed worker's job is therefore requeued (or

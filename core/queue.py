@@ -32,6 +32,11 @@ def queue_name(base: str, priority: Priority) -> str:
     return base if priority is Priority.NORMAL else f"{base}.{priority}"
 
 
+def higher_than(priority: Priority) -> tuple[Priority, ...]:
+    """The priorities whose jobs run before ``priority``'s."""
+    return PRIORITY_ORDER[: PRIORITY_ORDER.index(priority)]
+
+
 class JobQueue:
     """Enqueue, inspect and withdraw video jobs, each in the queue of its priority."""
 
@@ -44,7 +49,7 @@ class JobQueue:
 
     def serving(self, priorities: Iterable[Priority]) -> list[Queue]:
         """The RQ queues of ``priorities``, in the order given (a worker's listening order)."""
-        return [self.queues[Priority(p)] for p in priorities]
+        return [self.queues[p] for p in priorities]
 
     def enqueue(self, video_id: str, attempt: int, priority: Priority, at_front: bool = False) -> str:
         """Queue a run of ``video_id``; a retry goes to the front so it does not wait behind newer jobs."""
@@ -74,16 +79,15 @@ class JobQueue:
     def ahead_of(self, priority: Priority) -> int:
         """Jobs a new job of ``priority`` would wait behind: every waiting job of that priority or higher."""
         depths = self.depths()
-        return sum(depths[p] for p in PRIORITY_ORDER[: PRIORITY_ORDER.index(priority) + 1])
+        return sum(depths[p] for p in (*higher_than(priority), priority))
 
     def position(self, video_id: str, attempt: int, priority: Priority) -> int | None:
         """How many jobs run before this one as the queues stand now (0 = next): every job waiting at a higher
         priority, then those ahead of it in its own queue. None when the job is not waiting. Jobs submitted
         later at a higher priority still overtake it."""
-        ahead = PRIORITY_ORDER[: PRIORITY_ORDER.index(priority)]
         pipe = self.redis.pipeline(transaction=False)
         pipe.lpos(self.queues[priority].key, job_id(video_id, attempt))
-        for p in ahead:
+        for p in higher_than(priority):
             pipe.llen(self.queues[p].key)
         own, *higher = pipe.execute()
         return None if own is None else int(own) + sum(int(n) for n in higher)

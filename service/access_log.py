@@ -1,7 +1,8 @@
-"""The API's request log: one line per HTTP request on the ``service.access`` logger, written when the response
-is done, with ``method``, ``path``, ``route``, ``status``, ``duration_ms``, ``client`` and, where the route names
-one (or ``POST /videos`` creates one), ``video_id``; at INFO, WARNING for 5xx, DEBUG for successful probes. It also opens the request's log context, so every line logged
-while the request is handled carries the video id once it is known (see ``core.logging``)."""
+"""The API's request log: one line per HTTP request on the ``service.access`` logger, written when the response is
+done, with ``method``, ``path``, ``route``, ``status``, ``duration_ms``, ``client`` and, where the route names one
+(or ``POST /videos`` creates one), ``video_id``; at INFO, WARNING for 5xx, DEBUG for successful probes. It also
+opens the request's log context, so every line logged while the request is handled carries the video id once it is
+known (see ``core.logging``)."""
 
 from __future__ import annotations
 

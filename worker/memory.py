@@ -6,7 +6,7 @@ histogram), so an operator can size workers from what real jobs used:
   card's total from DCGM);
 - on a CPU, the process's peak resident set during the stage (Linux: the kernel's high-water mark ``VmHWM``,
   reset at each stage start through ``/proc/self/clear_refs``; where that is not possible, the resident set at the
-  stage's end).
+  stage's end; without ``/proc``, the process's lifetime peak).
 """
 
 from __future__ import annotations

@@ -241,8 +241,10 @@ def test_image_to_video_same_again_history_and_edit_in_form(page, serve):
     open_playground(page, url)
     fill_form(page, "a yellow ball bouncing", QUICK)
     page.fill("#negative_prompt", "blur")
-    page.set_input_files("#reference_image", files=[{"name": "red.png", "mimeType": "image/png",
-                                                     "buffer": png_bytes(np.full((48, 64, 3), (240, 20, 20), np.uint8))}])  # fmt: skip
+    red = png_bytes(np.full((48, 64, 3), (240, 20, 20), np.uint8))
+    page.set_input_files(
+        "#reference_image", files=[{"name": "red.png", "mimeType": "image/png", "buffer": red}]
+    )
     page.locator("#reference-preview").wait_for(state="visible")
     page.press("#prompt", "Enter")
     first_id = wait_for_playing(page, width=32)

@@ -1,6 +1,7 @@
-"""``torch.compile`` for the modules left on torch: which ones, that the choice says so, that it can be undone, that
-a compiled pipeline generates the same frames at every shape, and that a failed compilation runs eagerly. Compiled with dynamo's ``eager`` backend (the graph capture
-without inductor's code generation, which takes minutes on 2 cores); bench/backends.py times ``torch+compile``."""
+"""``torch.compile`` for the modules left on torch: which ones, that the choice says so, that it can be undone, that a
+compiled pipeline generates the same frames at every shape, and that a failed compilation runs eagerly. Compiled
+with dynamo's ``eager`` backend (the graph capture without inductor's code generation, which takes minutes on 2
+cores); bench/backends.py times ``torch+compile``."""
 
 from __future__ import annotations
 
