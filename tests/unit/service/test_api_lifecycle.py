@@ -3,16 +3,8 @@
 import time
 
 from core.lifecycle import publish_worker
-from core.params import Capabilities
 from core.queue import job_id
 from core.video import Priority
-
-TINY = Capabilities(
-    model="tiny",
-    defaults={"num_frames": 8, "height": 32, "width": 32, "num_inference_steps": 4, "guidance_scale": 3.0,
-              "temporal_upsampling": 1},
-    size_multiple=8, max_base_frames=16,
-)  # fmt: skip
 
 
 def test_cancel_a_queued_video_takes_it_off_the_queue(client):
@@ -79,14 +71,14 @@ def test_prefer_wait_returns_the_current_state_when_time_runs_out(client):
     assert response.headers["location"] == f"/videos/{response.json()['id']}"
 
 
-def test_options_and_params_follow_the_live_workers_model(client):
+def test_options_and_params_follow_the_live_workers_model(client, tiny_capabilities):
     ctx = client.app.state.context
     options = client.get("/options").json()
     assert options["model"] is None and options["auth_required"] is False
     assert "32x32" in options["allowed_sizes"] and options["stages"][-1] == "upload"
     unfilled = client.post("/videos", json={"prompt": "x"}).json()["params"]
     assert unfilled["num_frames"] is None and unfilled["seed"] is not None
-    publish_worker(ctx, "w1", TINY, busy=None, ttl_s=30)
+    publish_worker(ctx, "w1", tiny_capabilities, busy=None, ttl_s=30)
     options = client.get("/options").json()
     assert options["model"]["name"] == "tiny" and options["model"]["defaults"]["width"] == 32
     filled = client.post("/videos", json={"prompt": "x"}).json()["params"]
@@ -95,11 +87,11 @@ def test_options_and_params_follow_the_live_workers_model(client):
     assert too_long.status_code == 422 and "base frames" in too_long.json()["error"]["message"]
 
 
-def test_readiness_needs_a_live_worker(client):
+def test_readiness_needs_a_live_worker(client, tiny_capabilities):
     ctx = client.app.state.context
     not_ready = client.get("/readyz")
     assert not_ready.status_code == 503 and "no live worker" in not_ready.json()["error"]["message"]
-    caps = TINY.model_copy(update={"backends": {"base": "onnxruntime", "decode": "torch"}})
+    caps = tiny_capabilities.model_copy(update={"backends": {"base": "onnxruntime", "decode": "torch"}})
     publish_worker(ctx, "w1", caps, busy="vid_x", ttl_s=30)
     ready = client.get("/readyz").json()
     queues = [{"priority": p, "depth": 0, "workers": 1} for p in ("high", "normal", "low")]

@@ -2,12 +2,9 @@
 priorities, cancel from the right queue, and what ``/readyz`` and ``/metrics`` say per priority."""
 
 from core.lifecycle import publish_worker
-from core.params import Capabilities
 from core.video import Priority
 
 KEY, FAST_KEY = "key-normal-0123456789", "key-fast-0123456789"
-TINY = Capabilities(model="tiny", defaults={"num_frames": 8, "height": 32, "width": 32, "num_inference_steps": 4,
-                    "guidance_scale": 3.0, "temporal_upsampling": 1}, size_multiple=8, max_base_frames=8)  # fmt: skip
 
 
 def submit(client, priority=None, key=None):
@@ -48,10 +45,10 @@ def test_each_priority_waits_in_its_own_queue_and_positions_count_higher_ones_fi
     assert client.get(f"/videos/{low['id']}").json()["queue_position"] == 2
 
 
-def test_readiness_and_metrics_report_each_priority(client):
+def test_readiness_and_metrics_report_each_priority(client, tiny_capabilities):
     ctx = client.app.state.context
-    publish_worker(ctx, "all", TINY, busy=None, ttl_s=30)
-    publish_worker(ctx, "fast-lane", TINY, busy=None, ttl_s=30, priorities=[Priority.HIGH])
+    publish_worker(ctx, "all", tiny_capabilities, busy=None, ttl_s=30)
+    publish_worker(ctx, "fast-lane", tiny_capabilities, busy=None, ttl_s=30, priorities=[Priority.HIGH])
     submit(client, "low")
     submit(client, "low")
     submit(client, "high")
