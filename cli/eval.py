@@ -162,8 +162,15 @@ def run(args: argparse.Namespace) -> int:
             verdict = " " + " ".join(marks)
         logger.info(
             "[%d/%d] %s (seed %d, %s)%s warp=%.2f %.1fs",
-            done, total, record.prompt, record.seed, record.group, verdict, record.warping_error, record.seconds,
-        )  # fmt: skip
+            done,
+            total,
+            record.prompt,
+            record.seed,
+            record.group,
+            verdict,
+            record.warping_error,
+            record.seconds,
+        )
 
     result = evaluate(
         pipe,

@@ -55,8 +55,19 @@ def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     binary = redis_server_binary()
-    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder.resolve()),
-           "--appendonly", "yes", "--save", ""]  # fmt: skip
+    cmd = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(folder.resolve()),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
     _wait_for_redis(url, proc)

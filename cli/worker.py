@@ -13,13 +13,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (VIDEOGEN_DEVICE)")
     p.add_argument("--backend", default=None, choices=["auto", "tensorrt", "onnxruntime", "torch"])
     p.add_argument(
-        "--priorities", default=None, help="priorities to serve, highest first: 'high,normal,low' (default) or"
+        "--priorities",
+        default=None,
+        help="priorities to serve, highest first: 'high,normal,low' (default) or"
         " e.g. 'high' for a fast lane (VIDEOGEN_WORKER_PRIORITIES)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--torch-compile", action="store_true", default=None,
+        "--torch-compile",
+        action="store_true",
+        default=None,
         help="torch.compile the modules left on torch; the warm-up pays it (VIDEOGEN_TORCH_COMPILE)",
-    )  # fmt: skip
+    )
     p.add_argument("--name", default=None, help="worker name (default: host.pid)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.add_argument("--log-level", default=None, help="DEBUG, INFO, ... (default: VIDEOGEN_LOG_LEVEL or INFO)")

@@ -62,8 +62,13 @@ def publish_worker(
     priorities: Sequence[Priority] = PRIORITY_ORDER,
 ) -> None:
     """Announce a live worker (its model's capabilities and the priorities it serves) for ``ttl_s`` seconds."""
-    doc = {"name": name, "busy": busy, "seen_at": time.time(), "capabilities": capabilities.model_dump(),
-           "priorities": [str(p) for p in priorities]}  # fmt: skip
+    doc = {
+        "name": name,
+        "busy": busy,
+        "seen_at": time.time(),
+        "capabilities": capabilities.model_dump(),
+        "priorities": [str(p) for p in priorities],
+    }
     ctx.redis.set(ctx.keys.worker(name), json.dumps(doc), px=max(1, int(ttl_s * 1000)))
 
 

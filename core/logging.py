@@ -157,8 +157,12 @@ def dict_config(log_format: str, level: str) -> dict[str, Any]:
     (``uvicorn.run(log_config=...)``), its own loggers propagating to the root handler."""
     formatter = "core.logging.JsonFormatter" if log_format == "json" else "core.logging.TextFormatter"
     formatter_for(log_format)  # validates
-    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "videogen",
-               "filters": ["context"]}  # fmt: skip
+    handler = {
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+        "formatter": "videogen",
+        "filters": ["context"],
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,

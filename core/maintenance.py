@@ -39,14 +39,27 @@ def sweep_lost(ctx: Context) -> int:
             continue
         attempt = record["attempt"]
         if attempt < ctx.settings.max_attempts:
-            reset = {"attempt": attempt + 1, "progress": 0, "stage": None, "started_at": None, "worker": None,
-                     "queued_at": time.time()}  # fmt: skip
-            if ctx.records.transition(
-                video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=attempt
-            ) == 1:  # fmt: skip
+            reset = {
+                "attempt": attempt + 1,
+                "progress": 0,
+                "stage": None,
+                "started_at": None,
+                "worker": None,
+                "queued_at": time.time(),
+            }
+            if (
+                ctx.records.transition(
+                    video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=attempt
+                )
+                == 1
+            ):
                 ctx.queue.enqueue(video_id, attempt + 1, priority_of(record), at_front=True)
-                logger.warning("video %s: worker %s lost; requeued as attempt %d", video_id,
-                               record.get("worker"), attempt + 1)  # fmt: skip
+                logger.warning(
+                    "video %s: worker %s lost; requeued as attempt %d",
+                    video_id,
+                    record.get("worker"),
+                    attempt + 1,
+                )
                 handled += 1
         else:
             error = WorkerLostError(

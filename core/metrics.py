@@ -23,8 +23,12 @@ def observe_stages(
     pipe.execute()
 
 
-def _observe(pipe: redis.client.Pipeline, key: str, values: dict[str, float] | dict[str, int],
-             bounds: tuple[float, ...] | tuple[int, ...]) -> None:  # fmt: skip
+def _observe(
+    pipe: redis.client.Pipeline,
+    key: str,
+    values: dict[str, float] | dict[str, int],
+    bounds: tuple[float, ...] | tuple[int, ...],
+) -> None:
     for stage, value in values.items():
         for bound in bounds:
             if value <= bound:

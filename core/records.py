@@ -22,8 +22,20 @@ from core.video import VideoStatus
 JSON_FIELDS = ("params", "metadata", "error", "backends", "timings", "memory")
 INT_FIELDS = ("progress", "attempt")
 FLOAT_FIELDS = ("created_at", "queued_at", "started_at", "completed_at", "expires_at")
-OPTIONAL_FIELDS = ("stage", "worker", "webhook_url", "error", "backends", "timings", "memory", "metadata",
-                   "queued_at", "started_at", "completed_at", "expires_at")  # fmt: skip
+OPTIONAL_FIELDS = (
+    "stage",
+    "worker",
+    "webhook_url",
+    "error",
+    "backends",
+    "timings",
+    "memory",
+    "metadata",
+    "queued_at",
+    "started_at",
+    "completed_at",
+    "expires_at",
+)
 
 # KEYS: video hash, running set, expiry zset, queued set, heartbeat key. ARGV: id, allowed statuses (comma list),
 # expected attempt ('' any), new status, expires_at ('' none), heartbeat TTL in ms ('' none), then field/value
@@ -145,8 +157,13 @@ class VideoRecords:
         ]
         for name, value in _encode(fields or {}).items():
             args += [name, value]
-        keys = [self.keys.video(video_id), self.keys.running, self.keys.expiry, self.keys.queued,
-                self.keys.heartbeat(video_id)]  # fmt: skip
+        keys = [
+            self.keys.video(video_id),
+            self.keys.running,
+            self.keys.expiry,
+            self.keys.queued,
+            self.keys.heartbeat(video_id),
+        ]
         return int(self._transition(keys=keys, args=args))
 
     def report_progress(self, video_id: str, attempt: int, progress: int, stage: str) -> str:

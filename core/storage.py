@@ -171,9 +171,12 @@ class S3Storage:
         self.bucket = settings.s3_bucket
         self.prefix = settings.s3_prefix
         config = Config(
-            connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"},
-            signature_version="s3v4", s3={"addressing_style": "path"},
-        )  # fmt: skip
+            connect_timeout=2,
+            read_timeout=10,
+            retries={"max_attempts": 2, "mode": "standard"},
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+        )
         common = {
             "region_name": settings.s3_region,
             "aws_access_key_id": settings.s3_access_key_id,

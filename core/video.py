@@ -84,8 +84,13 @@ class VideoParams(BaseModel):
 
     @property
     def is_complete(self) -> bool:
-        return None not in (self.num_frames, self.size, self.num_inference_steps, self.guidance_scale,
-                            self.temporal_upsampling)  # fmt: skip
+        return None not in (
+            self.num_frames,
+            self.size,
+            self.num_inference_steps,
+            self.guidance_scale,
+            self.temporal_upsampling,
+        )
 
 
 class VideoLinks(BaseModel):

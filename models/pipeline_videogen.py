@@ -414,9 +414,16 @@ class VideoGenPipeline(DiffusionPipeline):
         if temporal_upsampling is None:
             temporal_upsampling = defaults["temporal_upsampling"]
         self.check_inputs(
-            prompts, negatives, num_frames, height, width, num_inference_steps, guidance_scale,
-            temporal_upsampling, reference_image,
-        )  # fmt: skip
+            prompts,
+            negatives,
+            num_frames,
+            height,
+            width,
+            num_inference_steps,
+            guidance_scale,
+            temporal_upsampling,
+            reference_image,
+        )
         if temporal_upsampling_mode not in ("flow", "blend"):
             raise ValueError(
                 f"temporal_upsampling_mode={temporal_upsampling_mode!r} must be 'flow' or 'blend'"
@@ -471,9 +478,17 @@ class VideoGenPipeline(DiffusionPipeline):
         noise_level = torch.full((batch,), aug_t, device=low_res.device, dtype=dtype)
         latents = self.prepare_latents(batch, base_frames, height // f, width // f, dtype, generator)
         latents = self._denoise(
-            "super_resolution", self.sr_unet, latents, text, reference_hi, num_inference_steps, guidance_scale,
-            callback, low_res=low_res, noise_level=noise_level,
-        )  # fmt: skip
+            "super_resolution",
+            self.sr_unet,
+            latents,
+            text,
+            reference_hi,
+            num_inference_steps,
+            guidance_scale,
+            callback,
+            low_res=low_res,
+            noise_level=noise_level,
+        )
         stage_latents["super_resolution"] = latents
 
         # 5. Temporal upsampling in latent space

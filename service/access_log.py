@@ -49,6 +49,12 @@ class RequestLog:
         level = logging.WARNING if status >= 500 else logging.INFO
         if path in QUIET_PATHS and status < 400:
             level = logging.DEBUG
-        fields = {"method": method, "path": path, "route": route, "status": status, "duration_ms": duration_ms,
-                  "client": client[0] if client else None}  # fmt: skip
+        fields = {
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+            "client": client[0] if client else None,
+        }
         logger.log(level, "%s %s %d %.1fms", method, path, status, duration_ms, extra={"fields": fields})

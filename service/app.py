@@ -53,8 +53,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loops = start_maintenance(ctx) if maintenance else []
-        logger.info("API ready: storage=%s auth=%s queue=%s", settings.storage, settings.auth_enabled,
-                    settings.queue_name)  # fmt: skip
+        logger.info(
+            "API ready: storage=%s auth=%s queue=%s",
+            settings.storage,
+            settings.auth_enabled,
+            settings.queue_name,
+        )
         yield
         for loop in loops:
             loop.stop()
@@ -78,8 +82,9 @@ def create_app(
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema plus ``VideoRequest``, which ``POST /videos`` reads itself (JSON or multipart)."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes)  # fmt: skip
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         request_schema = VideoRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         schema.setdefault("components", {}).setdefault("schemas", {})["VideoRequest"] = request_schema
         app.openapi_schema = schema

@@ -31,10 +31,21 @@ logger = logging.getLogger(__name__)
 REDIS_RETRY_AFTER_S = 5
 STORAGE_RETRY_AFTER_S = 10
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
-              415: "unsupported_media_type", 416: "range_not_satisfiable", 422: "invalid_input",
-              429: "rate_limited", 503: "unavailable"}  # fmt: skip
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: "invalid_input",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 def error_response(

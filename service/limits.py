@@ -51,7 +51,10 @@ class BodySizeLimit:
         body = json.dumps(
             {"error": {"code": "payload_too_large", "message": f"request body over {self.max_bytes} bytes"}}
         ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]  # fmt: skip
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -61,17 +61,27 @@ class JobCollector(Collector):
         yield GaugeMetricFamily(
             "videogen_webhooks_pending", "webhook deliveries waiting", value=ctx.outbox.pending()
         )
-        finished = CounterMetricFamily("videogen_jobs_finished", "videos that reached a final state",
-                                       labels=["status", "code"])  # fmt: skip
+        finished = CounterMetricFamily(
+            "videogen_jobs_finished", "videos that reached a final state", labels=["status", "code"]
+        )
         for field, count in sorted(read_finished(ctx.redis, ctx.keys).items()):
             status, _, code = field.partition(":")
             finished.add_metric([status, code], count)
         yield finished
-        yield stage_histogram(ctx, "videogen_stage_duration_seconds", "time per job stage", ctx.keys.stage_seconds,
-                              STAGE_BUCKETS_S)  # fmt: skip
-        yield stage_histogram(ctx, "videogen_stage_peak_memory_bytes",
-                              "peak memory per job stage (torch's on a GPU worker, resident set on a CPU one)",
-                              ctx.keys.stage_memory, MEMORY_BUCKETS_BYTES)  # fmt: skip
+        yield stage_histogram(
+            ctx,
+            "videogen_stage_duration_seconds",
+            "time per job stage",
+            ctx.keys.stage_seconds,
+            STAGE_BUCKETS_S,
+        )
+        yield stage_histogram(
+            ctx,
+            "videogen_stage_peak_memory_bytes",
+            "peak memory per job stage (torch's on a GPU worker, resident set on a CPU one)",
+            ctx.keys.stage_memory,
+            MEMORY_BUCKETS_BYTES,
+        )
 
 
 def stage_histogram(
@@ -91,10 +101,15 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
         self.app = app
-        self.requests = Counter("videogen_http_requests", "HTTP requests", ["method", "route", "status"],
-                                registry=registry)  # fmt: skip
-        self.latency = Histogram("videogen_http_request_duration_seconds", "HTTP request latency",
-                                 ["method", "route"], registry=registry)  # fmt: skip
+        self.requests = Counter(
+            "videogen_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "videogen_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=registry,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

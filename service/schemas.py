@@ -98,8 +98,13 @@ class WorkerState(BaseModel):
     def of(cls, presence: dict[str, Any]) -> WorkerState:
         """From a ``core.lifecycle.live_workers`` entry."""
         caps = presence["capabilities"]
-        return cls(model=caps["model"], device=caps.get("device", "cpu"), backends=caps.get("backends", {}),
-                   priorities=presence.get("priorities", PRIORITY_ORDER), busy=bool(presence.get("busy")))  # fmt: skip
+        return cls(
+            model=caps["model"],
+            device=caps.get("device", "cpu"),
+            backends=caps.get("backends", {}),
+            priorities=presence.get("priorities", PRIORITY_ORDER),
+            busy=bool(presence.get("busy")),
+        )
 
 
 class Readiness(BaseModel):

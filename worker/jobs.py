@@ -144,9 +144,13 @@ class VideoJob:
         self.shutdown = shutdown
         interrupt = shutdown.interrupt_reason if shutdown is not None else None
         self.tracker = ProgressTracker(
-            ctx.records, video_id, attempt, ctx.settings.progress_interval_s, interrupt=interrupt,
+            ctx.records,
+            video_id,
+            attempt,
+            ctx.settings.progress_interval_s,
+            interrupt=interrupt,
             memory=runtime.memory,
-        )  # fmt: skip
+        )
 
     def run(self) -> str:
         with log_context(
@@ -183,8 +187,9 @@ class VideoJob:
         in_progress together with its first heartbeat, in one step. Returns the parameters or an outcome."""
         record = self.ctx.records.get(self.video_id)
         if record is None or record["status"] != VideoStatus.QUEUED or record["attempt"] != self.attempt:
-            logger.info("video %s attempt %d: no longer queued on this attempt; skipped", self.video_id,
-                        self.attempt)  # fmt: skip
+            logger.info(
+                "video %s attempt %d: no longer queued on this attempt; skipped", self.video_id, self.attempt
+            )
             return "skipped"
         self.priority = priority_of(record)
         try:
@@ -192,11 +197,19 @@ class VideoJob:
         except InvalidInputError as exc:
             return self._fail(exc)
         started = self.ctx.records.transition(
-            self.video_id, [VideoStatus.QUEUED], VideoStatus.IN_PROGRESS,
-            {"started_at": time.time(), "worker": self._worker_name(), "params": params.model_dump(),
-             "backends": self.runtime.backends, "progress": 0},
-            attempt=self.attempt, heartbeat_s=self.ctx.settings.heartbeat_ttl_s,
-        )  # fmt: skip
+            self.video_id,
+            [VideoStatus.QUEUED],
+            VideoStatus.IN_PROGRESS,
+            {
+                "started_at": time.time(),
+                "worker": self._worker_name(),
+                "params": params.model_dump(),
+                "backends": self.runtime.backends,
+                "progress": 0,
+            },
+            attempt=self.attempt,
+            heartbeat_s=self.ctx.settings.heartbeat_ttl_s,
+        )
         if started != 1:
             return "skipped"
         logger.info("video %s attempt %d started: %s", self.video_id, self.attempt, params.model_dump())
@@ -223,9 +236,13 @@ class VideoJob:
         self._upload(files)
         timings = self.tracker.finish()
         if not finish(
-            self.ctx, self.video_id, VideoStatus.COMPLETED, [VideoStatus.IN_PROGRESS],
-            {"progress": 100, "timings": timings, "memory": self.tracker.peak_memory}, attempt=self.attempt,
-        ):  # fmt: skip
+            self.ctx,
+            self.video_id,
+            VideoStatus.COMPLETED,
+            [VideoStatus.IN_PROGRESS],
+            {"progress": 100, "timings": timings, "memory": self.tracker.peak_memory},
+            attempt=self.attempt,
+        ):
             raise JobCancelledError("the video changed state before it could complete")
         observe_stages(self.ctx.redis, self.ctx.keys, timings, self.tracker.peak_memory)
         logger.info("video %s completed in %.2fs: %s", self.video_id, sum(timings.values()), timings)
@@ -239,9 +256,10 @@ class VideoJob:
 
         data = with_retries(
             lambda: b"".join(self.ctx.storage.read(self.video_id, INPUT_REFERENCE)),
-            self.ctx.settings.storage_retries, self.ctx.settings.storage_retry_backoff_s,
+            self.ctx.settings.storage_retries,
+            self.ctx.settings.storage_retry_backoff_s,
             f"read {self.video_id}/{INPUT_REFERENCE}",
-        )  # fmt: skip
+        )
         try:
             with Image.open(io.BytesIO(data)) as img:
                 return img.convert("RGB")
@@ -270,16 +288,23 @@ class VideoJob:
             name = VARIANTS[variant]
             with_retries(
                 lambda n=name, d=data, v=variant: self.ctx.storage.put(self.video_id, n, d, MIME_TYPES[v]),
-                settings.storage_retries, settings.storage_retry_backoff_s, f"upload {self.video_id}/{name}",
-            )  # fmt: skip
+                settings.storage_retries,
+                settings.storage_retry_backoff_s,
+                f"upload {self.video_id}/{name}",
+            )
             self.tracker("upload", i + 1, len(files))
 
     def _fail(self, error: VideoGenError) -> str:
         fields = {"timings": self.tracker.finish(), "memory": self.tracker.peak_memory}
         if finish(
-            self.ctx, self.video_id, VideoStatus.FAILED, [VideoStatus.QUEUED, VideoStatus.IN_PROGRESS],
-            fields, attempt=self.attempt, error=error,
-        ):  # fmt: skip
+            self.ctx,
+            self.video_id,
+            VideoStatus.FAILED,
+            [VideoStatus.QUEUED, VideoStatus.IN_PROGRESS],
+            fields,
+            attempt=self.attempt,
+            error=error,
+        ):
             self._remove_outputs()
             return "failed"
         return self._stopped(JobCancelledError("the video changed state before it could fail"))
@@ -288,16 +313,31 @@ class VideoJob:
         """Put the video back to ``queued`` on this same attempt (a shutdown is not the video's failure), without
         any file this run stored; the worker re-enqueues the job when it returns (``Shutdown.hand_back``)."""
         self._remove_outputs(keep_input=True)
-        reset = {"progress": 0, "stage": None, "started_at": None, "worker": None, "backends": None,
-                 "timings": None, "memory": None, "queued_at": time.time()}  # fmt: skip
-        if self.ctx.records.transition(
-            self.video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=self.attempt
-        ) != 1:  # fmt: skip
+        reset = {
+            "progress": 0,
+            "stage": None,
+            "started_at": None,
+            "worker": None,
+            "backends": None,
+            "timings": None,
+            "memory": None,
+            "queued_at": time.time(),
+        }
+        if (
+            self.ctx.records.transition(
+                self.video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=self.attempt
+            )
+            != 1
+        ):
             return self._stopped(JobCancelledError("the video changed state before it could be handed back"))
         if self.shutdown is not None:  # (always: only a shutdown interrupts; else the orphan sweep requeues)
             self.shutdown.hand_back(self.video_id, self.attempt, self.priority)
-        logger.warning("video %s attempt %d interrupted (%s); handed back to the queue, not counted as an attempt",
-                       self.video_id, self.attempt, reason)  # fmt: skip
+        logger.warning(
+            "video %s attempt %d interrupted (%s); handed back to the queue, not counted as an attempt",
+            self.video_id,
+            self.attempt,
+            reason,
+        )
         return "requeued"
 
     def _stopped(self, reason: JobCancelledError) -> str:

@@ -58,9 +58,12 @@ def run_worker(
     gc.freeze()
     logger.info("worker %s: model ready in %.1fs on %s", name, time.perf_counter() - started, runtime.device)
     presence = WorkerPresence(
-        ctx, name, runtime.capabilities, settings.worker_priorities,
+        ctx,
+        name,
+        runtime.capabilities,
+        settings.worker_priorities,
         period_s=min(2.0, settings.heartbeat_ttl_s / 3),
-    )  # fmt: skip
+    )
     shutdown = Shutdown(settings.worker_drain_s)
     jobs.install(ctx, runtime, presence, shutdown)
     presence.start()
@@ -69,10 +72,13 @@ def run_worker(
         with stop_signals(lambda signum, frame: _stop_between_loops(shutdown)):
             while True:
                 worker = VideoWorker(
-                    ctx.queue.serving(settings.worker_priorities), ctx=ctx, shutdown=shutdown, connection=client,
+                    ctx.queue.serving(settings.worker_priorities),
+                    ctx=ctx,
+                    shutdown=shutdown,
+                    connection=client,
                     name=name,
                     log_job_description=True,
-                )  # fmt: skip
+                )
                 try:
                     worker.work(burst=burst, logging_level=logging.getLevelName(logger.getEffectiveLevel()))
                     if burst or shutdown.requested:

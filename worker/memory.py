@@ -63,8 +63,11 @@ class HostPeak:
             self.clear_refs.write_text(RESET_PEAK_RSS)
         except OSError as exc:  # not Linux, or a kernel/sandbox that refuses it
             self.resettable = False
-            logger.info("peak memory per stage: cannot reset the high-water mark (%s); reporting the resident set"
-                        " at each stage's end instead", exc)  # fmt: skip
+            logger.info(
+                "peak memory per stage: cannot reset the high-water mark (%s); reporting the resident set"
+                " at each stage's end instead",
+                exc,
+            )
 
     def peak(self) -> int | None:
         fields = self._status_kib()

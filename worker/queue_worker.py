@@ -60,8 +60,11 @@ class VideoWorker(SimpleWorker):
         if count == 1:
             logger.warning(
                 "worker %s: %s: taking no new jobs; the running video has %g s to finish, then goes back to the"
-                " queue", self.name, name, self.shutdown.drain_s,
-            )  # fmt: skip
+                " queue",
+                self.name,
+                name,
+                self.shutdown.drain_s,
+            )
         else:
             logger.warning(
                 "worker %s: %s again: handing the running video back to the queue now", self.name, name

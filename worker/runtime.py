@@ -80,6 +80,13 @@ def warm_up(pipe: Any, capabilities: Capabilities) -> None:
     depend on the step count), is paid at startup and the first job starts as fast as every later one."""
     d = capabilities.defaults
     started = time.perf_counter()
-    pipe("warm-up", num_frames=int(d["num_frames"]), height=int(d["height"]), width=int(d["width"]),
-         num_inference_steps=1, seed=0, temporal_upsampling=int(d["temporal_upsampling"]))  # fmt: skip
+    pipe(
+        "warm-up",
+        num_frames=int(d["num_frames"]),
+        height=int(d["height"]),
+        width=int(d["width"]),
+        num_inference_steps=1,
+        seed=0,
+        temporal_upsampling=int(d["temporal_upsampling"]),
+    )
     logger.info("warm-up generation took %.1fs", time.perf_counter() - started)

@@ -117,9 +117,12 @@ class TextEmbedder:
         missing = sorted({c for c in captions if c not in self.cache})
         if missing:
             ids = self.tokenizer(
-                missing, padding="max_length", max_length=self.tokenizer.model_max_length,
-                truncation=True, return_tensors="pt",
-            ).input_ids  # fmt: skip
+                missing,
+                padding="max_length",
+                max_length=self.tokenizer.model_max_length,
+                truncation=True,
+                return_tensors="pt",
+            ).input_ids
             device = next(self.text_encoder.parameters()).device
             for caption, emb in zip(missing, self.text_encoder(ids.to(device))[0], strict=True):
                 self.cache[caption] = emb
@@ -260,9 +263,14 @@ class ReferenceStage(Stage):
         rows = []
         for seed in range(3):
             latents = sample(
-                denoise, (len(SAMPLE_PROMPTS), channels, side, side), self.scheduler.config,
-                self.options.sample_steps, torch.Generator().manual_seed(seed), DDIMScheduler, self.device,
-            )  # fmt: skip
+                denoise,
+                (len(SAMPLE_PROMPTS), channels, side, side),
+                self.scheduler.config,
+                self.options.sample_steps,
+                torch.Generator().manual_seed(seed),
+                DDIMScheduler,
+                self.device,
+            )
             images = self.vae.decode(latents / self.vae.config.scaling_factor).sample
             rows.append(to_uint8(images))
         return [write_sheet(rows, folder / f"reference_{step:06d}.png")]
@@ -337,8 +345,10 @@ class CascadeStage(Stage):
             low_res = self.augment(cond["low_res_clean"], levels)
         return diffusion_loss(
             lambda x, t: self.module(x, t, text, cond["reference"], low_res, levels),
-            cond["x0"], self.scheduler, self.options.snr_gamma,
-        )  # fmt: skip
+            cond["x0"],
+            self.scheduler,
+            self.options.snr_gamma,
+        )
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
@@ -353,13 +363,19 @@ class CascadeStage(Stage):
             levels = torch.full((2 * n,), aug_t, device=self.device)
             low_res = torch.cat([self.augment(cond["low_res_clean"], levels[:n])] * 2)
         denoise = guided(
-            lambda x, t, txt: module(x, t, txt, reference, low_res, levels), text_c, text_u,
+            lambda x, t, txt: module(x, t, txt, reference, low_res, levels),
+            text_c,
+            text_u,
             self.options.sample_guidance,
-        )  # fmt: skip
+        )
         latents = sample(
-            denoise, tuple(cond["x0"].shape), self.scheduler.config, self.options.sample_steps,
-            torch.Generator().manual_seed(step), device=self.device,
-        )  # fmt: skip
+            denoise,
+            tuple(cond["x0"].shape),
+            self.scheduler.config,
+            self.options.sample_steps,
+            torch.Generator().manual_seed(step),
+            device=self.device,
+        )
         b, c, f, h, w = latents.shape
         frames = self.vae.decode(
             latents.transpose(1, 2).reshape(b * f, c, h, w) / self.vae.config.scaling_factor

@@ -46,8 +46,9 @@ def get_content(
 ) -> Response:
     record = load_owned(ctx, principal.owner, video_id)
     if record["status"] != VideoStatus.COMPLETED:
-        raise ConflictError(f"video {video_id} is {record['status']}; content exists once it is completed",
-                            code="not_ready")  # fmt: skip
+        raise ConflictError(
+            f"video {video_id} is {record['status']}; content exists once it is completed", code="not_ready"
+        )
     name, mime = VARIANTS[variant], MIME_TYPES[variant]
     size = ctx.storage.size(video_id, name)
     if size is None:

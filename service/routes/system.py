@@ -43,9 +43,13 @@ def readyz(ctx: ContextDep) -> Readiness:
     queues = [PriorityQueueState(priority=p, depth=n, workers=serving[p]) for p, n in depths.items()]
     states = [WorkerState.of(w) for w in sorted(workers, key=lambda w: w["name"])]
     return Readiness(
-        redis=True, storage=storage_ok, workers=len(workers), queue_depth=sum(depths.values()), queues=queues,
+        redis=True,
+        storage=storage_ok,
+        workers=len(workers),
+        queue_depth=sum(depths.values()),
+        queues=queues,
         live_workers=states,
-    )  # fmt: skip
+    )
 
 
 @router.get(
@@ -70,19 +74,37 @@ def options(ctx: ContextDep) -> Options:
     model = None
     if caps is not None:
         model = ModelInfo(
-            name=caps.model, defaults=caps.defaults, size_multiple=caps.size_multiple,
-            max_base_frames=caps.max_base_frames, max_temporal_upsampling=caps.max_temporal_upsampling,
-            device=caps.device, backends=caps.backends,
-        )  # fmt: skip
+            name=caps.model,
+            defaults=caps.defaults,
+            size_multiple=caps.size_multiple,
+            max_base_frames=caps.max_base_frames,
+            max_temporal_upsampling=caps.max_temporal_upsampling,
+            device=caps.device,
+            backends=caps.backends,
+        )
     limits = Limits(
-        max_num_frames=s.max_num_frames, max_inference_steps=s.max_inference_steps,
-        max_guidance_scale=s.max_guidance_scale, max_fps=s.max_fps, max_prompt_chars=s.max_prompt_chars,
-        max_metadata_bytes=s.max_metadata_bytes, max_reference_bytes=s.max_reference_bytes,
-        max_body_bytes=s.max_body_bytes, max_wait_s=s.max_wait_s, max_page_limit=s.max_page_limit,
-        max_queued=s.max_queued, rate_limit_per_minute=s.rate_limit_per_minute,
-    )  # fmt: skip
+        max_num_frames=s.max_num_frames,
+        max_inference_steps=s.max_inference_steps,
+        max_guidance_scale=s.max_guidance_scale,
+        max_fps=s.max_fps,
+        max_prompt_chars=s.max_prompt_chars,
+        max_metadata_bytes=s.max_metadata_bytes,
+        max_reference_bytes=s.max_reference_bytes,
+        max_body_bytes=s.max_body_bytes,
+        max_wait_s=s.max_wait_s,
+        max_page_limit=s.max_page_limit,
+        max_queued=s.max_queued,
+        rate_limit_per_minute=s.rate_limit_per_minute,
+    )
     return Options(
-        auth_required=s.auth_enabled, allowed_sizes=s.allowed_sizes, default_fps=s.default_fps, limits=limits,
-        model=model, webhooks_enabled=s.webhook_secret is not None, result_ttl_s=s.result_ttl_s,
-        job_timeout_s=s.job_timeout_s, storage=s.storage, stages=list(STAGES),
-    )  # fmt: skip
+        auth_required=s.auth_enabled,
+        allowed_sizes=s.allowed_sizes,
+        default_fps=s.default_fps,
+        limits=limits,
+        model=model,
+        webhooks_enabled=s.webhook_secret is not None,
+        result_ttl_s=s.result_ttl_s,
+        job_timeout_s=s.job_timeout_s,
+        storage=s.storage,
+        stages=list(STAGES),
+    )
