@@ -44,6 +44,7 @@ from core.video import (
     priority_of,
 )
 from worker.heartbeat import JobHeartbeat, WorkerPresence
+from worker.outage import retry_redis
 from worker.progress import ProgressTracker
 from worker.runtime import Runtime
 from worker.shutdown import Shutdown
@@ -235,14 +236,18 @@ class VideoJob:
         files = self._encode(out.frames[0], out.reference_images[0], params.fps)
         self._upload(files)
         timings = self.tracker.finish()
-        if not finish(
-            self.ctx,
-            self.video_id,
-            VideoStatus.COMPLETED,
-            [VideoStatus.IN_PROGRESS],
-            {"progress": 100, "timings": timings, "memory": self.tracker.peak_memory},
-            attempt=self.attempt,
-        ):
+        completed = retry_redis(  # a Redis outage now waits for Redis rather than failing the video
+            f"video {self.video_id}: completing",
+            lambda: finish(
+                self.ctx,
+                self.video_id,
+                VideoStatus.COMPLETED,
+                [VideoStatus.IN_PROGRESS],
+                {"progress": 100, "timings": timings, "memory": self.tracker.peak_memory},
+                attempt=self.attempt,
+            ),
+        )
+        if not completed:
             raise JobCancelledError("the video changed state before it could complete")
         observe_stages(self.ctx.redis, self.ctx.keys, timings, self.tracker.peak_memory)
         logger.info("video %s completed in %.2fs: %s", self.video_id, sum(timings.values()), timings)

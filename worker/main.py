@@ -15,20 +15,22 @@ from contextlib import contextmanager
 
 from rq.exceptions import StopRequested
 
-from core.connection import worker_redis
+from core.connection import REDIS_DOWN_ERRORS, worker_redis
 from core.context import Context
 from core.logging import adopt_library_loggers
 from core.maintenance import start_maintenance
 from core.settings import Settings
 from worker import jobs
 from worker.heartbeat import WorkerPresence
+from worker.outage import backoff_delays
 from worker.queue_worker import STOP_SIGNALS, VideoWorker
 from worker.runtime import Runtime, load_runtime
 from worker.shutdown import Shutdown
 
 logger = logging.getLogger(__name__)
 
-RESTART_DELAY_S = 2.0  # after RQ's loop gives up on a Redis outage
+RESTART_DELAY_S = 0.5  # after RQ's loop gives up on a Redis outage, doubling each time...
+MAX_RESTART_DELAY_S = 10.0  # ...up to this
 
 
 def default_worker_name() -> str:
@@ -70,6 +72,7 @@ def run_worker(
     loops = start_maintenance(ctx) if maintenance else []
     try:
         with stop_signals(lambda signum, frame: _stop_between_loops(shutdown)):
+            delay = backoff_delays(first_s=RESTART_DELAY_S, cap_s=MAX_RESTART_DELAY_S)
             while True:
                 worker = VideoWorker(
                     ctx.queue.serving(settings.worker_priorities),
@@ -83,10 +86,26 @@ def run_worker(
                     worker.work(burst=burst, logging_level=logging.getLevelName(logger.getEffectiveLevel()))
                     if burst or shutdown.requested:
                         return 0
-                    logger.warning("worker %s: queue loop stopped (Redis unreachable?); restarting", name)
-                    time.sleep(RESTART_DELAY_S)
+                    wait_s = delay()
+                    logger.warning(
+                        "worker %s: queue loop stopped (Redis unreachable?); restarting in %.1f s",
+                        name,
+                        wait_s,
+                    )
+                except REDIS_DOWN_ERRORS as exc:  # RQ's loop, or its teardown (register_death), lost Redis
+                    if shutdown.requested:
+                        return 0
+                    wait_s = delay()
+                    logger.warning(
+                        "worker %s: Redis unreachable (%s: %s); reconnecting in %.1f s",
+                        name,
+                        type(exc).__name__,
+                        exc,
+                        wait_s,
+                    )
                 except StopRequested:  # a signal between RQ's loop and the next
                     return 0
+                time.sleep(wait_s)
     finally:
         for loop in loops:
             loop.stop()

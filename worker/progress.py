@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from core.connection import REDIS_DOWN_ERRORS
 from core.errors import JobCancelledError, JobInterruptedError
 from core.logging import set_log_fields
 from core.records import VideoRecords
@@ -20,6 +21,10 @@ logger = logging.getLogger(__name__)
 # Stages a shutdown may interrupt: everything before the files are stored (storing them takes moments, and an
 # interrupted upload would only have to be undone).
 INTERRUPTIBLE = frozenset(STAGES) - {"upload"}
+
+# During a Redis outage, how often the callback tries Redis again, in seconds (each try may wait for a connect
+# timeout, so not on every step).
+OUTAGE_PROBE_S = 1.0
 
 # Share of the whole job each stage stands for, in percent (they sum to 100).
 STAGE_WEIGHTS = {
@@ -66,6 +71,8 @@ class ProgressTracker:
         self.percent = 0
         self._stage_started = 0.0
         self._last_write = float("-inf")
+        self._unwritten = False  # a due progress write was dropped during a Redis outage
+        self._down_since: float | None = None  # when a Redis call last failed (None: it answers)
 
     def __call__(self, stage: str, step: int, total: int) -> None:
         if stage not in STAGE_WEIGHTS:
@@ -82,13 +89,27 @@ class ProgressTracker:
             set_log_fields(stage=stage)
             logger.info("video %s: stage %s", self.video_id, stage)
         self.percent = max(self.percent, overall_percent(stage, step, total))
-        if changed or step >= total or now - self._last_write >= self.interval_s:
-            status = self.records.report_progress(self.video_id, self.attempt, self.percent, stage)
-            self._last_write = now
-        else:
-            status, attempt = self.records.status_of(self.video_id)
-            if attempt != self.attempt:
-                status = "superseded"
+        due = changed or step >= total or self._unwritten or now - self._last_write >= self.interval_s
+        if self._down_since is not None and now - self._down_since < OUTAGE_PROBE_S:
+            self._unwritten = self._unwritten or due  # Redis was unreachable a moment ago: keep generating
+            return
+        try:
+            if due:
+                status = self.records.report_progress(self.video_id, self.attempt, self.percent, stage)
+                self._last_write, self._unwritten = now, False
+            else:
+                status, attempt = self.records.status_of(self.video_id)
+                if attempt != self.attempt:
+                    status = "superseded"
+        except REDIS_DOWN_ERRORS as exc:
+            # The job goes on without Redis; the latest progress is written once it answers again.
+            if self._down_since is None:
+                logger.warning("video %s: progress not written (Redis unreachable: %s)", self.video_id, exc)
+            self._down_since, self._unwritten = now, self._unwritten or due
+            return
+        if self._down_since is not None:
+            logger.info("video %s: Redis answers again; progress written", self.video_id)
+            self._down_since = None
         if status != VideoStatus.IN_PROGRESS:
             raise JobCancelledError(f"video {self.video_id} is {status or 'deleted'}; stopping")
 

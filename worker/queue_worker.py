@@ -28,6 +28,7 @@ from rq.worker.base import signal_name
 from core.context import Context
 from core.logging import log_context
 from core.queue import JOB_FUNCTION
+from worker.outage import retry_redis
 from worker.shutdown import COLD_SIGNALS, Shutdown
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,10 @@ class VideoWorker(SimpleWorker):
             execution = self.prepare_execution(job)
             self.perform_job(job, queue, execution)
             for video_id, attempt, priority in self.shutdown.take_handed_back():
-                self.ctx.queue.enqueue(video_id, attempt, priority, at_front=True)
+                retry_redis(
+                    f"video {video_id}: re-enqueueing",
+                    lambda v=video_id, a=attempt, p=priority: self.ctx.queue.enqueue(v, a, p, at_front=True),
+                )
                 logger.info("video %s: attempt %d is back at the front of the queue", video_id, attempt)
             self.set_state(WorkerStatus.IDLE)
 
