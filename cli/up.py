@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         if not (env.get("REDIS_URL") or env.get("VIDEOGEN_REDIS_URL")):
             redis_proc, env["REDIS_URL"] = start_redis(data_dir)
             supervisor.children.append(("redis", redis_proc))
+            supervisor._started["redis"] = time.monotonic()
         cli = [sys.executable, "-m", "cli.main"]
         supervisor.start("worker", [*cli, "worker"], env)
         supervisor.start("api", [*cli, "serve", "--host", host, "--port", port], env)
@@ -128,30 +129,65 @@ class Supervisor:
     worker, then Redis (which persists its data). The worker gets ``VIDEOGEN_WORKER_DRAIN_S`` to finish its
     video; past that it hands the video back to the queue (it runs again, from the start, the next time the
     service runs) and exits. A second Ctrl-C is passed on to the worker, which then hands its video back at
-    once; if it still has not exited after ``worker_grace_s`` it is killed (and the lost-job sweep requeues)."""
+    once; if it still has not exited after ``worker_grace_s`` it is killed (and the lost-job sweep requeues).
+    A child that dies on its own is started again with backoff (``wait``); the others keep running."""
 
     EXIT_MARGIN_S = 30.0  # past the drain: handing the job back, the process's own exit
+    MAX_RESTART_DELAY_S = 30.0  # the longest wait before a dead child is started again
+    STABLE_S = 60.0  # a child that ran this long starts its backoff afresh when it next dies
 
     def __init__(self, worker_grace_s: float = 60.0) -> None:
         self.worker_grace_s = worker_grace_s
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.signals = 0
+        self.restarts: dict[str, int] = {}  # child name -> times started again
+        self._delay: dict[str, float] = {}  # child name -> the next restart's wait, seconds
+        self._started: dict[str, float] = {}  # child name -> monotonic time of its latest start
+        self._env: dict[int, dict[str, str] | None] = {}  # pid -> the environment it was started with
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.signals += 1
 
-    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
-        self.children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
+    def start(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
+        self.children.append((name, self._spawn(name, cmd, env)))
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+        quiet = subprocess.DEVNULL if name == "redis" else None
+        proc = subprocess.Popen(cmd, env=env, stdout=quiet, stderr=quiet, start_new_session=True)
+        self._env[proc.pid] = env
+        self._started[name] = time.monotonic()
+        return proc
 
     def wait(self) -> int:
-        """Until a child exits (1) or we are asked to stop (0)."""
+        """Until we are asked to stop (0). A child that exits is started again after a backoff (1 s, doubling
+        to ``MAX_RESTART_DELAY_S``; back to 1 s once it has run ``STABLE_S``), with its exit code logged."""
+        due: dict[str, float] = {}  # child name -> when to start it again
         while not self.signals:
-            for name, proc in self.children:
-                if proc.poll() is not None:
-                    logger.error("%s exited with code %s; stopping the rest", name, proc.returncode)
-                    return 1
+            now = time.monotonic()
+            for index, (name, proc) in enumerate(self.children):
+                if proc.poll() is None:
+                    if now - self._started.get(name, now) >= self.STABLE_S:
+                        self._delay.pop(name, None)
+                    continue
+                if name not in due:
+                    delay_s = self._delay.get(name, 1.0)
+                    self._delay[name] = min(self.MAX_RESTART_DELAY_S, delay_s * 2)
+                    due[name] = now + delay_s
+                    logger.error(
+                        "%s exited with code %s after %.0f s; starting it again in %.0f s",
+                        name,
+                        proc.returncode,
+                        now - self._started.get(name, now),
+                        delay_s,
+                    )
+                elif now >= due[name]:
+                    del due[name]
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    env = self._env.pop(proc.pid, None)
+                    self.children[index] = (name, self._spawn(name, list(proc.args), env))  # type: ignore[arg-type]
+                    logger.warning("%s started again (restart %d)", name, self.restarts[name])
             time.sleep(0.2)
         return 0
 
