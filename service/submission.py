@@ -12,7 +12,8 @@ from typing import Any
 from fastapi import Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from core.context import Context
 from core.errors import (
@@ -31,6 +32,7 @@ from core.params import VideoRequest, resolve_params
 from core.video import INPUT_REFERENCE, Priority, VideoStatus
 from core.webhooks import check_webhook_url
 from service.auth import Principal, check_rate_limit
+from service.limits import loads_strict
 from service.reference import decode_base64_image, normalize_reference
 
 logger = logging.getLogger(__name__)
@@ -53,10 +55,7 @@ async def read_submission(request: Request, max_file_bytes: int) -> tuple[VideoR
     a file or base64)."""
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if content_type == "application/json":
-        try:
-            payload = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise MalformedRequestError(f"body is not valid JSON: {exc}") from exc
+        payload = loads_strict(await request.body())
         if not isinstance(payload, dict):
             raise InvalidInputError("body must be a JSON object")
         reference = None
@@ -79,9 +78,16 @@ async def read_submission(request: Request, max_file_bytes: int) -> tuple[VideoR
 
 async def _read_form(request: Request, max_file_bytes: int) -> tuple[dict[str, Any], bytes | None]:
     try:
-        form = await request.form(max_files=1, max_fields=32, max_part_size=max_file_bytes)
-    except (MultiPartException, ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequestError(f"cannot read the multipart form: {exc}") from exc
+        if request.headers.get("content-type", "").lower().startswith("multipart/"):
+            parser = StrictMultiPartParser(
+                request.headers, request.stream(), max_files=1, max_fields=32, max_part_size=max_file_bytes
+            )
+            form = await parser.parse()
+        else:
+            form = await request.form(max_files=1, max_fields=32, max_part_size=max_file_bytes)
+    except (MultiPartException, StarletteHTTPException, ValueError, UnicodeDecodeError) as exc:
+        message = exc.message if isinstance(exc, MultiPartException) else str(exc)
+        raise MalformedRequestError(f"cannot read the multipart form: {message}") from exc
     payload: dict[str, Any] = {}
     reference: bytes | None = None
     for name, value in form.multi_items():
@@ -92,14 +98,25 @@ async def _read_form(request: Request, max_file_bytes: int) -> tuple[dict[str, A
                 raise InvalidInputError(f"unexpected file field {name!r}: only reference_image is a file")
             reference = await value.read(max_file_bytes + 1)
         elif name == "metadata":
-            try:
-                payload[name] = json.loads(value) if value else {}
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError("metadata must be a JSON object string") from exc
+            payload[name] = loads_strict(value) if value else {}
         else:
             payload[name] = value
     await form.close()
     return payload, reference
+
+
+class StrictMultiPartParser(MultiPartParser):
+    """Starlette's multipart parser, except that a text field whose bytes are not valid in the form's charset
+    is refused (Starlette falls back to latin-1, which turns invalid UTF-8 into a different prompt)."""
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None:
+            try:
+                bytes(part.data).decode(self._charset)
+            except UnicodeDecodeError as exc:
+                raise MultiPartException(f"field {part.field_name!r} is not {self._charset}: {exc}") from exc
+        super().on_part_end()
 
 
 def request_digest(video_request: VideoRequest, reference: bytes | None) -> str:
