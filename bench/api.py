@@ -4,12 +4,22 @@ Prints a table: submit latency p50/p99 under concurrent clients, enqueue-to-star
 and throughput in jobs per minute.
 
     python bench/api.py [--clients 8] [--submits 400] [--start-samples 10] [--jobs 12]
+
+``--wrk`` measures the submit path alone with Debian's ``wrk`` (``apt-get install wrk``; Python clients top out
+below the server on a small machine): one API process, no worker, ``--connections`` connections for
+``--duration`` seconds against ``GET /healthz`` (the calibration: what this machine and load generator reach on
+the cheapest route, in the same run) and then ``POST /videos``; a table of requests/s and latency p50/p99.
+
+    python bench/api.py --wrk [--connections 32] [--duration 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -83,6 +93,78 @@ def submit_latency(base: str, clients: int, submits: int) -> list[float]:
     return latencies
 
 
+WRK_POST = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{body}'
+"""
+
+
+def run_wrk(url: str, connections: int, duration_s: int, script: Path | None) -> dict[str, float]:
+    """requests/s, p50 and p99 latency (ms) and non-2xx count of one ``wrk`` run (2 threads)."""
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+
+    def latency_ms(q: str) -> float:
+        value, unit = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": latency_ms("50"),
+        "p99": latency_ms("99"),
+        "non2xx": float(bad.group(1)) if bad else 0.0,
+        "socket_errors": errors.group(1) if errors else "none",
+    }
+
+
+def wrk_bench(connections: int, duration_s: int) -> int:
+    """The submit path under ``wrk`` beside the /healthz calibration; prints a table."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
+    redis_proc, redis_url = start_redis(workdir)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
+    env.update({"REDIS_URL": redis_url, "VIDEOGEN_AUTH_ENABLED": "false", "VIDEOGEN_MODEL": "tiny",
+                "VIDEOGEN_DATA_DIR": str(workdir / "data"), "VIDEOGEN_RATE_LIMIT_PER_MINUTE": "0",
+                "VIDEOGEN_MAX_QUEUED": "10000000"})  # fmt: skip
+    script = workdir / "post.lua"
+    script.write_text(WRK_POST.format(body=json.dumps(JOB)))
+    logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
+    api = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--log-level",
+                            "warning"], env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: ok(f"{base}/healthz"), 120, "the API")
+        run_wrk(f"{base}/healthz", connections, 2, None)  # warm-up
+        health = run_wrk(f"{base}/healthz", connections, duration_s, None)
+        submit = run_wrk(f"{base}/videos", connections, duration_s, script)
+        queued = sum(
+            redis.Redis.from_url(redis_url).llen(k)
+            for k in redis.Redis.from_url(redis_url).keys("rq:queue:*")
+        )
+    finally:
+        api.terminate()
+        api.wait(timeout=60)
+        redis_proc.terminate()
+        redis_proc.wait(timeout=30)
+        logs.close()
+    print(
+        f"wrk -t2 -c{connections} -d{duration_s}s, one API process (uvicorn), no worker; {os.cpu_count()} CPUs"
+    )
+    print("| route | requests/s | p50 (ms) | p99 (ms) | non-2xx | socket errors | ratio to /healthz |")
+    print("|-------|-----------:|---------:|---------:|--------:|---------------|------------------:|")
+    for name, r in (("GET /healthz", health), ("POST /videos", submit)):
+        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']:.0f} |"
+              f" {r['socket_errors']} | {r['rps'] / health['rps']:.2f} |")  # fmt: skip
+    print(f"jobs left queued in Redis: {queued}")
+    return 0
+
+
 def finish(http: httpx.Client, video_id: str) -> dict:
     while True:
         video = http.get(f"/videos/{video_id}").json()
@@ -101,7 +183,12 @@ def main() -> int:
         "--start-samples", type=int, default=10, help="sequential jobs timed from enqueue to start"
     )
     parser.add_argument("--jobs", type=int, default=12, help="jobs submitted at once for the throughput run")
+    parser.add_argument("--wrk", action="store_true", help="measure the submit path alone with wrk")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     args = parser.parse_args()
+    if args.wrk:
+        return wrk_bench(args.connections, args.duration)
 
     workdir = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
     redis_proc, redis_url = start_redis(workdir)
