@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from core.errors import VideoGenError
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("generate", "serve", "worker", "up", "export", "train", "eval", "world")
+COMMANDS = ("generate", "serve", "worker", "up", "export", "init", "train", "eval", "world")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,20 @@ class VideoGenPipeline(DiffusionPipeline):
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale_factor)
         self._interrupt = False
+
+    @classmethod
+    def from_stable_diffusion(cls, sd_dir: str | Path, **config: Any) -> VideoGenPipeline:
+        """A VideoGen pipeline inflated from a diffusers-layout Stable Diffusion folder (``models.from_sd``).
+
+        SD's text encoder, tokenizer, VAE, UNet (the reference model) and scheduler as they are; the video UNets
+        and decoder inflated so that, before any video training, they act on each frame as SD does. ``config``
+        overrides the pipeline settings (``default_height``, ...). Raises ``StableDiffusionFolderError``
+        (a ``ValueError``) naming what is missing or unsupported.
+        """
+        from models.from_sd import components_from_sd
+
+        components, pipeline_config = components_from_sd(sd_dir)
+        return cls(**components, **{**pipeline_config, **config})
 
     # ------------------------------------------------------------------ conditioning
 

@@ -1,0 +1,146 @@
+"""Inflating a Stable Diffusion folder: before video training, every inflated stage acts on each frame as SD does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from models.from_sd import StableDiffusionFolderError, components_from_sd, inflate_unet
+from models.pipeline_videogen import VideoGenPipeline
+from models.presets import PRESETS, SCHEDULER
+from models.tokenizer import build_tokenizer
+from models.video_decoder import VideoDecoder
+
+
+def write_tiny_sd(folder: Path, seed: int = 0) -> Path:
+    """A random-weights SD folder in the diffusers layout (2 blocks, 16x16 latents, a 2-layer CLIP)."""
+    torch.manual_seed(seed)
+    tiny = PRESETS["tiny"]
+    tokenizer = build_tokenizer()
+    text_config = {"vocab_size": len(tokenizer), "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+    text_encoder = CLIPTextModel(CLIPTextConfig(**{**text_config, **tiny.text_encoder}))
+    vae = AutoencoderKL(**tiny.vae)
+    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **tiny.reference_unet)
+    # Random weights everywhere, not diffusers' zero-initialised output convs, so equality is not trivial.
+    with torch.no_grad():
+        for p in unet.parameters():
+            if p.abs().sum() == 0:
+                p.normal_(0, 0.05)
+    sd = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DDIMScheduler(**SCHEDULER),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    sd.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_sd(tmp_path_factory.mktemp("sd"))
+
+
+@pytest.fixture(scope="module")
+def sd_unet(sd_dir: Path) -> UNet2DConditionModel:
+    return UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet").eval()
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+@pytest.mark.parametrize("low_res", [False, True], ids=["base", "sr"])
+def test_inflated_unet_on_identical_frames_equals_sd_per_frame(
+    sd_unet: UNet2DConditionModel, low_res: bool
+) -> None:
+    video_unet = inflate_unet(sd_unet, low_res_conditioning=low_res)
+    g = torch.Generator().manual_seed(1)
+    batch, frames, c, h = 2, 3, 4, 16
+    image = torch.randn(batch, c, h, h, generator=g)
+    text = torch.randn(batch, 7, sd_unet.config.cross_attention_dim, generator=g)
+    t = torch.tensor([10, 700])
+    with torch.no_grad():
+        expected = sd_unet(image, t, text).sample  # (B, C, H, W)
+        video = image[:, :, None].expand(-1, -1, frames, -1, -1).contiguous()  # (B, C, F, H, W)
+        extra = {}
+        if low_res:
+            extra = {"low_res_latents": torch.zeros_like(video), "noise_level": torch.zeros(batch)}
+        got = video_unet(video, t, text, torch.zeros(batch, c, h, h), **extra)
+        # The conditioning channels have zero weights: a non-zero reference changes nothing before training.
+        got_ref = video_unet(video, t, text, torch.randn(batch, c, h, h, generator=g), **extra)
+    assert got.shape == (batch, c, frames, h, h)
+    for f in range(frames):
+        assert relative_error(got[:, :, f], expected) <= 1e-4
+        assert relative_error(got_ref[:, :, f], expected) <= 1e-4
+    # Identity temporal layers only at init: they exist, and are trainable.
+    temporal = [n for n, _ in video_unet.named_parameters() if "temp_" in n or "transformer_in" in n]
+    assert temporal
+
+
+def test_inflated_decoder_equals_vae_decode_per_frame(sd_dir: Path) -> None:
+    vae = AutoencoderKL.from_pretrained(sd_dir, subfolder="vae").eval()
+    components, _ = components_from_sd(sd_dir)
+    decoder: VideoDecoder = components["video_decoder"]
+    latents = torch.randn(
+        1, 4, 3, 8, 8, generator=torch.Generator().manual_seed(2)
+    )  # scaled, (B, C, F, h, w)
+    with torch.no_grad():
+        got = decoder(latents)  # (B, 3, F, H, W)
+        for f in range(3):
+            expected = vae.decode(latents[:, :, f] / vae.config.scaling_factor).sample
+            assert relative_error(got[:, :, f], expected) <= 1e-4
+
+
+def test_components_are_sized_from_the_sd_folder_and_reload(sd_dir: Path, tmp_path: Path) -> None:
+    pipe = VideoGenPipeline.from_stable_diffusion(sd_dir)
+    unet_cfg = json.loads((sd_dir / "unet" / "config.json").read_text())
+    assert list(pipe.base_unet.config.block_out_channels) == unet_cfg["block_out_channels"]
+    assert pipe.base_unet.config.cross_attention_dim == unet_cfg["cross_attention_dim"]
+    assert pipe.sr_unet.config.low_res_conditioning and not pipe.base_unet.config.low_res_conditioning
+    assert pipe.config.default_height == unet_cfg["sample_size"] * 2  # the VAE's spatial factor is 2
+    pipe.save_pretrained(tmp_path / "vg", safe_serialization=True)
+    again = VideoGenPipeline.from_pretrained(tmp_path / "vg")
+    for name in ("base_unet", "sr_unet", "video_decoder", "reference_unet"):
+        a, b = getattr(pipe, name).state_dict(), getattr(again, name).state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_folder_without_a_component_is_an_error_naming_it(sd_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "sd"
+    broken.mkdir()
+    for name in ("vae", "text_encoder", "tokenizer", "scheduler"):
+        (broken / name).symlink_to(sd_dir / name)
+    with pytest.raises(StableDiffusionFolderError, match="unet"):
+        components_from_sd(broken)
+    with pytest.raises(StableDiffusionFolderError, match="does not exist"):
+        components_from_sd(tmp_path / "nowhere")
+
+
+def test_a_unet_of_another_architecture_is_an_error_naming_it(sd_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "sd"
+    broken.mkdir()
+    for name in ("vae", "text_encoder", "tokenizer", "scheduler"):
+        (broken / name).symlink_to(sd_dir / name)
+    (broken / "unet").mkdir()
+    config = json.loads((sd_dir / "unet" / "config.json").read_text())
+    (broken / "unet" / "config.json").write_text(
+        json.dumps({**config, "_class_name": "UNet3DConditionModel"})
+    )
+    with pytest.raises(StableDiffusionFolderError, match="UNet3DConditionModel, not UNet2DConditionModel"):
+        components_from_sd(broken)
+
+
+def test_a_unet_with_an_uninflatable_option_is_an_error(sd_unet: UNet2DConditionModel) -> None:
+    unet = UNet2DConditionModel(**{**sd_unet.config, "class_embed_type": "timestep"})
+    with pytest.raises(StableDiffusionFolderError, match="class_embed_type"):
+        inflate_unet(unet)
