@@ -38,6 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cli.up import start_redis  # noqa: E402
+from core.context import Context  # noqa: E402
+from core.lifecycle import publish_worker  # noqa: E402
+from core.params import Capabilities  # noqa: E402
+from core.settings import Settings  # noqa: E402
 
 JOB = {"prompt": "a red ball moving right", "num_frames": 4, "size": "32x32", "num_inference_steps": 2,
        "temporal_upsampling": 1}  # fmt: skip
@@ -93,6 +97,12 @@ def submit_latency(base: str, clients: int, submits: int) -> list[float]:
     return latencies
 
 
+TINY = Capabilities(
+    model="tiny",
+    defaults={"num_frames": 8, "height": 32, "width": 32, "num_inference_steps": 4, "guidance_scale": 3.0,
+              "temporal_upsampling": 1},
+    size_multiple=8, max_base_frames=16,
+)  # fmt: skip
 WRK_POST = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{body}'
@@ -140,6 +150,11 @@ def wrk_bench(connections: int, duration_s: int) -> int:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: ok(f"{base}/healthz"), 120, "the API")
+        # A tiny worker's presence as a real one announces it, so submits resolve params against a live model,
+        # without a worker process taking the cores the API and wrk need.
+        settings = Settings(redis_url=redis_url, data_dir=workdir / "data", auth_enabled=False, model="tiny")
+        ctx = Context.build(settings, redis.Redis.from_url(redis_url))
+        publish_worker(ctx, "bench-presence", TINY, busy=None, ttl_s=3 * duration_s + 60)
         run_wrk(f"{base}/healthz", connections, 2, None)  # warm-up
         health = run_wrk(f"{base}/healthz", connections, duration_s, None)
         submit = run_wrk(f"{base}/videos", connections, duration_s, script)

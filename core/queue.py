@@ -51,8 +51,16 @@ class JobQueue:
         """The RQ queues of ``priorities``, in the order given (a worker's listening order)."""
         return [self.queues[p] for p in priorities]
 
-    def enqueue(self, video_id: str, attempt: int, priority: Priority, at_front: bool = False) -> str:
-        """Queue a run of ``video_id``; a retry goes to the front so it does not wait behind newer jobs."""
+    def enqueue(
+        self,
+        video_id: str,
+        attempt: int,
+        priority: Priority,
+        at_front: bool = False,
+        pipeline: redis.client.Pipeline | None = None,
+    ) -> str:
+        """Queue a run of ``video_id``; a retry goes to the front so it does not wait behind newer jobs. With
+        ``pipeline`` RQ's writes join it and nothing is sent until the caller executes it."""
         job = self.queues[priority].enqueue_call(
             JOB_FUNCTION,
             args=(video_id, attempt),
@@ -62,6 +70,7 @@ class JobQueue:
             failure_ttl=FAILED_JOB_TTL_S,
             description=f"generate {video_id} (attempt {attempt})",  # RQ logs the queue (priority) too
             at_front=at_front,
+            pipeline=pipeline,
         )
         return job.id
 

@@ -116,13 +116,15 @@ class VideoRecords:
         self._transition = client.register_script(_TRANSITION)
         self._progress = client.register_script(_PROGRESS)
 
-    def create(self, record: Mapping[str, Any]) -> None:
-        """Store a new queued record and index it for its owner's listing."""
-        pipe = self.redis.pipeline(transaction=True)
+    def create(self, record: Mapping[str, Any], pipeline: redis.client.Pipeline | None = None) -> None:
+        """Store a new queued record and index it for its owner's listing; with ``pipeline`` the writes join
+        it (the caller executes it, e.g. in one MULTI with the RQ enqueue)."""
+        pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.video(record["id"]), mapping=_encode(record))
         pipe.sadd(self.keys.queued, record["id"])
         pipe.zadd(self.keys.index(record["owner"]), {record["id"]: int(record["created_at"] * 1e6)})
-        pipe.execute()
+        if pipeline is None:
+            pipe.execute()
 
     def get(self, video_id: str) -> dict[str, Any] | None:
         raw = self.redis.hgetall(self.keys.video(video_id))

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+import weakref
 from typing import Any
 
 from fastapi import Request
@@ -28,7 +29,7 @@ from core.errors import (
 from core.keys import new_video_id
 from core.lifecycle import current_capabilities
 from core.logging import set_log_fields
-from core.params import VideoRequest, resolve_params
+from core.params import Capabilities, VideoRequest, resolve_params
 from core.video import INPUT_REFERENCE, Priority, VideoStatus
 from core.webhooks import check_webhook_url
 from service.auth import Principal, check_rate_limit
@@ -39,6 +40,34 @@ logger = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 255
 QUEUE_FULL_RETRY_AFTER_S = 10
+
+
+class CapabilitiesCache:
+    """``current_capabilities`` per context, kept ``ttl_s`` seconds: it scans the workers' presence keys, the
+    costliest read of a submit, and a worker's model changes only when it restarts. "No live worker" is not
+    kept, so the first worker's model applies to the very next submit."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[int, tuple[float, Capabilities | None]] = {}
+
+    def get(self, ctx: Context) -> Capabilities | None:
+        key = id(ctx)
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        capabilities = current_capabilities(ctx)
+        if capabilities is None:
+            return None
+        if entry is None:
+            weakref.finalize(ctx, self._entries.pop, key, None)  # an id is reused once its context is gone
+        self._entries[key] = (now + self.ttl_s, capabilities)
+        return capabilities
+
+
+CAPABILITIES_TTL_S = 1.0
+_CAPABILITIES = CapabilitiesCache(CAPABILITIES_TTL_S)
 
 
 def describe(exc: ValidationError) -> str:
@@ -163,7 +192,7 @@ def submit(
             "priority 'high' needs an API key listed in the server's VIDEOGEN_HIGH_PRIORITY_API_KEYS"
         )
     check_rate_limit(ctx, principal)
-    params = resolve_params(video_request, settings, current_capabilities(ctx), reference is not None)
+    params = resolve_params(video_request, settings, _CAPABILITIES.get(ctx), reference is not None)
     if video_request.webhook_url is not None:
         if settings.webhook_secret is None:
             raise InvalidWebhookURLError(
@@ -207,13 +236,19 @@ def submit(
             )
         if png is not None:
             ctx.storage.put(video_id, INPUT_REFERENCE, png, "image/png")
-        ctx.records.create(record)
+        # The record and RQ's job in one MULTI: one round trip, and no record without its job (or job without
+        # its record) if the API dies between the two.
+        pipe = ctx.redis.pipeline(transaction=True)
+        pipe.multi()  # RQ adds to a caller's pipeline only in explicit MULTI mode
+        ctx.records.create(record, pipeline=pipe)
+        ctx.queue.enqueue(video_id, 1, video_request.priority, pipeline=pipe)
         created = True
-        ctx.queue.enqueue(video_id, 1, video_request.priority)
+        pipe.execute()
     except Exception:
         _undo(ctx, record, claim_key, created, png is not None)
         raise
-    logger.info("video %s queued for %s at %s priority", video_id, principal.owner, video_request.priority)
+    # The access log line names the video (set_log_fields above); this one only at debug, to log once a request.
+    logger.debug("video %s queued for %s at %s priority", video_id, principal.owner, video_request.priority)
     return record, False
 
 
