@@ -22,6 +22,42 @@ def tiny_pipeline():
     return load_pipeline("tiny")
 
 
+@pytest.fixture(scope="session")
+def tiny_sd_dir(tmp_path_factory):
+    """A random-weights Stable Diffusion folder in the diffusers layout (the tiny preset's SD parts: 2 blocks,
+    16x16 latents, a 2-layer CLIP, the offline tokenizer), written with ``save_pretrained``. Do not modify it."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from models.presets import PRESETS, SCHEDULER
+    from models.tokenizer import build_tokenizer
+
+    torch.manual_seed(0)
+    tiny = PRESETS["tiny"]
+    tokenizer = build_tokenizer()
+    text_config = {"vocab_size": len(tokenizer), "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **tiny.reference_unet)
+    # Random weights where diffusers zero-initialises (output convs), so no equality holds trivially.
+    with torch.no_grad():
+        for p in unet.parameters():
+            if p.abs().sum() == 0:
+                p.normal_(0, 0.05)
+    sd = StableDiffusionPipeline(
+        vae=AutoencoderKL(**tiny.vae),
+        text_encoder=CLIPTextModel(CLIPTextConfig(**{**text_config, **tiny.text_encoder})),
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DDIMScheduler(**SCHEDULER),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    folder = tmp_path_factory.mktemp("sd")
+    sd.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 # --- service, worker and core tests: a real Redis on a dedicated DB, flushed before and after each test ---
 
 SERVICE_REDIS_URL = os.environ.get("VIDEOGEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -7,47 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel
+from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from models.from_sd import StableDiffusionFolderError, components_from_sd, inflate_unet
 from models.pipeline_videogen import VideoGenPipeline
-from models.presets import PRESETS, SCHEDULER
-from models.tokenizer import build_tokenizer
 from models.video_decoder import VideoDecoder
 
 
-def write_tiny_sd(folder: Path, seed: int = 0) -> Path:
-    """A random-weights SD folder in the diffusers layout (2 blocks, 16x16 latents, a 2-layer CLIP)."""
-    torch.manual_seed(seed)
-    tiny = PRESETS["tiny"]
-    tokenizer = build_tokenizer()
-    text_config = {"vocab_size": len(tokenizer), "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
-    text_encoder = CLIPTextModel(CLIPTextConfig(**{**text_config, **tiny.text_encoder}))
-    vae = AutoencoderKL(**tiny.vae)
-    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **tiny.reference_unet)
-    # Random weights everywhere, not diffusers' zero-initialised output convs, so equality is not trivial.
-    with torch.no_grad():
-        for p in unet.parameters():
-            if p.abs().sum() == 0:
-                p.normal_(0, 0.05)
-    sd = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=DDIMScheduler(**SCHEDULER),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    sd.save_pretrained(folder, safe_serialization=True)
-    return folder
-
-
 @pytest.fixture(scope="module")
-def sd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_sd(tmp_path_factory.mktemp("sd"))
+def sd_dir(tiny_sd_dir: Path) -> Path:
+    return tiny_sd_dir
 
 
 @pytest.fixture(scope="module")
