@@ -66,7 +66,7 @@ class CapabilitiesCache:
         return capabilities
 
 
-CAPABILITIES_TTL_S = 1.0
+CAPABILITIES_TTL_S = 5.0
 _CAPABILITIES = CapabilitiesCache(CAPABILITIES_TTL_S)
 
 
