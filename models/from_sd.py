@@ -236,7 +236,8 @@ def inflate_unet(unet: UNet2DConditionModel, low_res_conditioning: bool = False)
         )
     video.unet.load_state_dict(loaded, strict=False)
     zero_temporal_outputs(video.unet)
-    return video.to(unet.device, unet.dtype).eval()
+    video = video.to(unet.device) if unet.dtype == torch.float32 else video.to(unet.device, unet.dtype)
+    return video.eval()
 
 
 def pipeline_config_from_sd(unet: UNet2DConditionModel, vae: AutoencoderKL) -> dict[str, Any]:

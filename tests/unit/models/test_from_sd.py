@@ -113,3 +113,41 @@ def test_a_unet_with_an_uninflatable_option_is_an_error(sd_unet: UNet2DCondition
     unet = UNet2DConditionModel(**{**sd_unet.config, "class_embed_type": "timestep"})
     with pytest.raises(StableDiffusionFolderError, match="class_embed_type"):
         inflate_unet(unet)
+
+
+def test_heads_that_give_each_block_another_head_size_are_an_error(sd_unet: UNet2DConditionModel) -> None:
+    # SD 1.x's pattern (8 heads at 320/640/1280 channels): VideoUNet takes one channels-per-head for all blocks.
+    config = {**sd_unet.config, "down_block_types": ["CrossAttnDownBlock2D"] * 2}
+    config["up_block_types"] = ["CrossAttnUpBlock2D"] * 2
+    with pytest.raises(StableDiffusionFolderError, match="channels per head"):
+        inflate_unet(UNet2DConditionModel(**config))
+
+
+def test_an_sd2_style_unet_with_linear_projections_and_per_block_heads_inflates_exactly() -> None:
+    # SD 2.x: linear attention projections, heads listed per block at one size per head (here 8 channels).
+    torch.manual_seed(3)
+    unet = UNet2DConditionModel(
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=24,
+        attention_head_dim=[2, 4],
+        use_linear_projection=True,
+        norm_num_groups=8,
+    ).eval()
+    with torch.no_grad():
+        for p in unet.parameters():
+            if p.abs().sum() == 0:
+                p.normal_(0, 0.05)
+    video_unet = inflate_unet(unet)
+    x, text, t = torch.randn(2, 4, 8, 8), torch.randn(2, 5, 24), torch.tensor([3, 500])
+    with torch.no_grad():
+        expected = unet(x, t, text).sample
+        got = video_unet(
+            x[:, :, None].expand(-1, -1, 2, -1, -1).contiguous(), t, text, torch.zeros(2, 4, 8, 8)
+        )
+    for f in range(2):
+        assert relative_error(got[:, :, f], expected) <= 1e-4
