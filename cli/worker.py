@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.logging import configure_logging
     from core.settings import Settings
-    from worker.main import run_worker
+    from worker.threads import configure_threads
 
     overrides = {
         "model": args.model,
@@ -45,4 +45,7 @@ def run(args: argparse.Namespace) -> int:
     }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     configure_logging(settings.log_format, settings.log_level)
+    configure_threads(settings.workers_per_host, settings.torch_threads)  # before torch runs anything
+    from worker.main import run_worker
+
     return run_worker(settings, name=args.name, burst=args.burst)

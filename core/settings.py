@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     # On SIGTERM a worker takes no new job and gives the running one this long to finish; then it interrupts it
     # and hands it back to the queue (not counted as an attempt). Keep it below the orchestrator's grace period.
     worker_drain_s: float = Field(30.0, ge=0)
+    # CPU threads: each worker's torch and ONNX Runtime pools get the CPUs it may use (affinity, cgroup quota)
+    # divided by workers_per_host, unless torch_threads names the count.
+    workers_per_host: int = Field(1, ge=1)
+    torch_threads: int | None = Field(None, ge=1)
 
     # Storage
     storage: Literal["local", "s3"] = "local"

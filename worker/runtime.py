@@ -48,6 +48,7 @@ def load_runtime(settings: Settings) -> Runtime:
     """Load ``settings.model`` on ``settings.device`` with ``settings.backend``; ``ModelLoadError`` says why not."""
     from export.backends import apply_backends, stage_backends
     from models.loading import load_pipeline
+    from worker.threads import worker_threads
 
     adopt_library_loggers()  # diffusers/transformers (imported just now) log through the process's handler
     device = resolve_device(settings.device)
@@ -58,7 +59,13 @@ def load_runtime(settings: Settings) -> Runtime:
     # Per module: TensorRT / ONNX Runtime / torch, each choice and its reason logged; never fails, falls back.
     compile_backend = "inductor" if settings.torch_compile else None
     backends = stage_backends(
-        apply_backends(pipe, settings.backend, settings.engine_dir, compile_backend=compile_backend)
+        apply_backends(
+            pipe,
+            settings.backend,
+            settings.engine_dir,
+            compile_backend=compile_backend,
+            threads=worker_threads(settings.workers_per_host, settings.torch_threads),  # ONNX Runtime's pool
+        )
     )
     capabilities = Capabilities(
         model=str(settings.model),
