@@ -115,7 +115,13 @@ async def _read_form(request: Request, max_file_bytes: int) -> tuple[dict[str, A
         else:
             form = await request.form(max_files=1, max_fields=32, max_part_size=max_file_bytes)
     except (MultiPartException, StarletteHTTPException, ValueError, UnicodeDecodeError) as exc:
-        message = exc.message if isinstance(exc, MultiPartException) else str(exc)
+        message = (
+            exc.message
+            if isinstance(exc, MultiPartException)
+            else exc.detail
+            if isinstance(exc, StarletteHTTPException)
+            else str(exc)
+        )
         raise MalformedRequestError(f"cannot read the multipart form: {message}") from exc
     payload: dict[str, Any] = {}
     reference: bytes | None = None

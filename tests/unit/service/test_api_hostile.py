@@ -119,6 +119,7 @@ def test_wrong_and_missing_content_types(client, headers):
         {"data": {"prompt": "x", "metadata": '{"a":' * 3000 + '"v"' + "}" * 3000}},
         {"data": {"prompt": "x", "metadata": '{"a": NaN}'}},
         {"data": {"prompt": "x", "metadata": '{"a": "1", "a": "2"}'}},
+        {"data": {"prompt": ["x", "y"]}},  # a field twice
         {"data": {"prompt": "x", "seed": "9" * 5000}},
         {"data": {"prompt": "x", "guidance_scale": "1e999"}},
         {"data": {"prompt": "x", "guidance_scale": "NaN"}},
