@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from core.media import encode_mp4
+from core.stages import PIPELINE_STAGES, Stage
 from models.loading import build_pipeline
 from models.presets import PRESETS, Preset
 
@@ -92,7 +93,7 @@ class StageClock:
     """Attributes wall time and model time to pipeline stages, driven by the progress callback."""
 
     def __init__(self) -> None:
-        self.stage = "reference"
+        self.stage: str = Stage.REFERENCE
         self.t = time.perf_counter()
         self.wall: dict[str, float] = defaultdict(float)
         self.model: dict[str, float] = defaultdict(float)
@@ -122,7 +123,7 @@ def measure_once(pipe: Any, cfg: dict[str, Any]) -> StageClock:
     clock.wall[clock.stage] += time.perf_counter() - clock.t
     t = time.perf_counter()
     encode_mp4(out.frames[0], fps=8)
-    clock.wall["encode"] = time.perf_counter() - t
+    clock.wall[Stage.ENCODE] = time.perf_counter() - t
     clock.wall["total"] = time.perf_counter() - start
     clock.model["total"] = sum(clock.model.values())
     for model, methods in TIMED.items():  # undo the wrappers
@@ -150,7 +151,7 @@ def run_one(config_name: str, repeats: int) -> dict[str, Any]:
 
 
 def _next_stage(stage: str) -> str:
-    order = ["reference", "base", "super_resolution", "temporal_upsampling", "decode", "done"]
+    order = [*PIPELINE_STAGES, "done"]
     return order[order.index(stage) + 1] if stage in order else stage
 
 
@@ -158,15 +159,7 @@ def print_table(result: dict[str, Any]) -> None:
     wall, model = result["wall"], result["model"]
     print(f"\n## {result['config']}  (peak RSS {result['peak_mib']:.0f} MiB)")
     print(f"{'stage':<20}{'wall s':>9}{'models s':>10}{'overhead':>10}")
-    for stage in [
-        "reference",
-        "base",
-        "super_resolution",
-        "temporal_upsampling",
-        "decode",
-        "encode",
-        "total",
-    ]:
+    for stage in [*PIPELINE_STAGES, Stage.ENCODE, "total"]:
         w = wall.get(stage, 0.0)
         m = model.get(stage, 0.0)
         share = f"{100 * (w - m) / w:.1f}%" if w > 0 else "-"

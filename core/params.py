@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import InvalidInputError
 from core.settings import Settings, parse_size
+from core.stages import MAX_TEMPORAL_UPSAMPLING
 from core.video import Priority, VideoParams
 
-MAX_TEMPORAL_UPSAMPLING = 3
 MAX_SEED = 2**32 - 1
 
 

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.stages import JOB_STAGES, Stage
+
 
 class VideoStatus(StrEnum):
     QUEUED = "queued"
@@ -43,9 +45,8 @@ def priority_of(record: dict[str, Any]) -> Priority:
     return Priority(record.get("priority") or Priority.NORMAL)
 
 
-# Pipeline stages (reported by the model) and the worker's own two, in order.
-STAGES = ("reference", "base", "super_resolution", "temporal_upsampling", "decode", "encode", "upload")
-Stage = Literal["reference", "base", "super_resolution", "temporal_upsampling", "decode", "encode", "upload"]
+# Pipeline stages (reported by the model) and the worker's own two job phases, in order (core/stages.py).
+STAGES = JOB_STAGES
 
 # Files a finished video has in storage, by content variant.
 VARIANTS = {"video": "video.mp4", "thumbnail": "thumbnail.jpg", "reference": "reference.png"}

@@ -33,6 +33,7 @@ from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from core.stages import MAX_TEMPORAL_UPSAMPLING, PIPELINE_STAGES, Stage
 from models.flow_upsampler import FlowTemporalUpsampler, blend_upsample
 from models.pipeline_output import GenerationInterrupted, VideoGenPipelineOutput
 from models.unet_video import VideoUNet, noise_augment
@@ -40,8 +41,6 @@ from models.video_decoder import VideoDecoder
 
 ProgressCallback = Callable[[str, int, int], None]
 ReferenceInput = PIL.Image.Image | np.ndarray | torch.Tensor
-
-MAX_TEMPORAL_UPSAMPLING = 3  # 2x, 4x, 8x
 
 
 class VideoGenPipeline(DiffusionPipeline):
@@ -64,7 +63,7 @@ class VideoGenPipeline(DiffusionPipeline):
     model_cpu_offload_seq = (
         "text_encoder->reference_unet->base_unet->sr_unet->temporal_upsampler->video_decoder->vae"
     )
-    stages = ("reference", "base", "super_resolution", "temporal_upsampling", "decode")
+    stages = PIPELINE_STAGES
 
     def __init__(
         self,
@@ -187,12 +186,12 @@ class VideoGenPipeline(DiffusionPipeline):
             feature_extractor=None,
             requires_safety_checker=False,
         )
-        sd.set_progress_bar_config(**{**getattr(self, "_progress_bar_config", {}), "desc": "reference"})
+        sd.set_progress_bar_config(**{**getattr(self, "_progress_bar_config", {}), "desc": Stage.REFERENCE})
 
         def on_step_end(_pipe: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
             self._check_interrupt()
             if callback is not None:
-                callback("reference", step + 1, num_inference_steps)
+                callback(Stage.REFERENCE, step + 1, num_inference_steps)
             return kwargs
 
         latents = sd(
@@ -376,7 +375,7 @@ class VideoGenPipeline(DiffusionPipeline):
             part = latents[:, :, start : start + chunk].to(self.video_decoder.dtype)
             decoded.append(self.video_decoder(part).float())
             if callback is not None:
-                callback("decode", i + 1, total)
+                callback(Stage.DECODE, i + 1, total)
         video = torch.cat(decoded, dim=2)  # (B, 3, F, H, W)
         return ((video + 1.0) / 2.0).clamp(0, 1).transpose(1, 2)
 
@@ -461,7 +460,7 @@ class VideoGenPipeline(DiffusionPipeline):
         else:
             images = self._preprocess_reference(reference_image, batch, height, width)
             if callback is not None:
-                callback("reference", 1, 1)
+                callback(Stage.REFERENCE, 1, 1)
         s = self.config.sr_scale_factor
         f = self.vae_scale_factor
         reference_hi = self.encode_reference(images, height, width).to(dtype)  # (B, C, H/f, W/f)
@@ -469,7 +468,7 @@ class VideoGenPipeline(DiffusionPipeline):
         if not self.config.reference_conditioning:
             # A model trained without the reference (the paper's ablation): its stages saw zeros there.
             reference_hi, reference_lo = torch.zeros_like(reference_hi), torch.zeros_like(reference_lo)
-        stage_latents["reference"] = reference_hi
+        stage_latents[Stage.REFERENCE] = reference_hi
 
         # 2. Text conditioning, shared by both cascade stages
         cond, uncond = self.encode_prompt(prompts, negatives, do_cfg)
@@ -481,9 +480,16 @@ class VideoGenPipeline(DiffusionPipeline):
             batch, base_frames, height // f // s, width // f // s, dtype, generator
         )
         latents = self._denoise(
-            "base", self.base_unet, latents, text, reference_lo, num_inference_steps, guidance_scale, callback
+            Stage.BASE,
+            self.base_unet,
+            latents,
+            text,
+            reference_lo,
+            num_inference_steps,
+            guidance_scale,
+            callback,
         )
-        stage_latents["base"] = latents
+        stage_latents[Stage.BASE] = latents
 
         # 4. Super-resolution stage, conditioned on the noise-augmented upsampled base latents
         low_res = self.upsample_spatial(latents)
@@ -493,7 +499,7 @@ class VideoGenPipeline(DiffusionPipeline):
         noise_level = torch.full((batch,), aug_t, device=low_res.device, dtype=dtype)
         latents = self.prepare_latents(batch, base_frames, height // f, width // f, dtype, generator)
         latents = self._denoise(
-            "super_resolution",
+            Stage.SUPER_RESOLUTION,
             self.sr_unet,
             latents,
             text,
@@ -504,7 +510,7 @@ class VideoGenPipeline(DiffusionPipeline):
             low_res=low_res,
             noise_level=noise_level,
         )
-        stage_latents["super_resolution"] = latents
+        stage_latents[Stage.SUPER_RESOLUTION] = latents
 
         # 5. Temporal upsampling in latent space
         for i in range(temporal_upsampling):
@@ -514,9 +520,9 @@ class VideoGenPipeline(DiffusionPipeline):
             else:
                 latents = blend_upsample(latents)
             if callback is not None:
-                callback("temporal_upsampling", i + 1, temporal_upsampling)
+                callback(Stage.TEMPORAL_UPSAMPLING, i + 1, temporal_upsampling)
         latents = latents[:, :, :num_frames]
-        stage_latents["temporal_upsampling"] = latents
+        stage_latents[Stage.TEMPORAL_UPSAMPLING] = latents
 
         # 6. Decode
         reference_images = self.image_processor.pt_to_numpy(((images + 1) / 2).clamp(0, 1).float().cpu())

@@ -33,6 +33,7 @@ from core.logging import log_context
 from core.metrics import observe_stages
 from core.params import fill_for_model
 from core.queue import job_id
+from core.stages import Stage
 from core.storage import with_retries
 from core.video import (
     INPUT_REFERENCE,
@@ -219,7 +220,7 @@ class VideoJob:
     def _generate(self, params: VideoParams) -> str:
         reference = self._load_reference() if params.has_reference_image else None
         width, height = params.width_height or (0, 0)
-        self.tracker("reference", 0, 1)  # starts the clock: prompt encoding counts as reference time
+        self.tracker(Stage.REFERENCE, 0, 1)  # starts the clock: prompt encoding counts as reference time
         out = self.runtime.pipeline(
             params.prompt,
             negative_prompt=params.negative_prompt,
@@ -275,20 +276,20 @@ class VideoJob:
         """(variant, bytes) for the MP4, its thumbnail and the reference PNG; frames are uint8 (F, H, W, 3)."""
         from core.media import encode_mp4, png_bytes, thumbnail_jpeg
 
-        self.tracker("encode", 0, 1)
+        self.tracker(Stage.ENCODE, 0, 1)
         files = [
             ("video", encode_mp4(frames, fps)),
             ("thumbnail", thumbnail_jpeg(frames[0])),
             ("reference", png_bytes(reference)),
         ]
-        self.tracker("encode", 1, 1)
+        self.tracker(Stage.ENCODE, 1, 1)
         return files
 
     def _upload(self, files: list[tuple[str, bytes]]) -> None:
         """Store each file atomically (retrying transient storage errors); the video goes last, so a reader
         that finds the MP4 finds everything."""
         settings = self.ctx.settings
-        self.tracker("upload", 0, len(files))
+        self.tracker(Stage.UPLOAD, 0, len(files))
         for i, (variant, data) in enumerate(sorted(files, key=lambda f: f[0] == "video")):
             name = VARIANTS[variant]
             with_retries(
@@ -297,7 +298,7 @@ class VideoJob:
                 settings.storage_retry_backoff_s,
                 f"upload {self.video_id}/{name}",
             )
-            self.tracker("upload", i + 1, len(files))
+            self.tracker(Stage.UPLOAD, i + 1, len(files))
 
     def _fail(self, error: VideoGenError) -> str:
         fields = {"timings": self.tracker.finish(), "memory": self.tracker.peak_memory}

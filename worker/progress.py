@@ -13,34 +13,35 @@ from core.connection import REDIS_DOWN_ERRORS
 from core.errors import JobCancelledError, JobInterruptedError
 from core.logging import set_log_fields
 from core.records import VideoRecords
-from core.video import STAGES, VideoStatus
+from core.stages import JOB_STAGES, Stage
+from core.video import VideoStatus
 from worker.memory import MemoryProbe
 
 logger = logging.getLogger(__name__)
 
 # Stages a shutdown may interrupt: everything before the files are stored (storing them takes moments, and an
 # interrupted upload would only have to be undone).
-INTERRUPTIBLE = frozenset(STAGES) - {"upload"}
+INTERRUPTIBLE = frozenset(JOB_STAGES) - {Stage.UPLOAD}
 
 # During a Redis outage, how often the callback tries Redis again, in seconds (each try may wait for a connect
 # timeout, so not on every step).
 OUTAGE_PROBE_S = 1.0
 
 # Share of the whole job each stage stands for, in percent (they sum to 100).
-STAGE_WEIGHTS = {
-    "reference": 10,
-    "base": 40,
-    "super_resolution": 28,
-    "temporal_upsampling": 5,
-    "decode": 7,
-    "encode": 5,
-    "upload": 5,
+STAGE_WEIGHTS: dict[Stage, int] = {
+    Stage.REFERENCE: 10,
+    Stage.BASE: 40,
+    Stage.SUPER_RESOLUTION: 28,
+    Stage.TEMPORAL_UPSAMPLING: 5,
+    Stage.DECODE: 7,
+    Stage.ENCODE: 5,
+    Stage.UPLOAD: 5,
 }
 
 
 def overall_percent(stage: str, step: int, total: int) -> int:
     """Progress of the whole job, 0-99 (100 is written only when the video is complete)."""
-    done = sum(STAGE_WEIGHTS[s] for s in STAGES[: STAGES.index(stage)])
+    done = sum(STAGE_WEIGHTS[s] for s in JOB_STAGES[: JOB_STAGES.index(Stage(stage))])
     fraction = min(1.0, step / total) if total > 0 else 1.0
     return min(99, int(done + STAGE_WEIGHTS[stage] * fraction))
 

@@ -16,8 +16,6 @@ from worker.memory import MemoryProbe, probe_for
 
 logger = logging.getLogger(__name__)
 
-PIPELINE_STAGES = ("reference", "base", "super_resolution", "temporal_upsampling", "decode")
-
 
 @dataclass
 class Runtime:

@@ -5,8 +5,9 @@ import redis
 
 from core.context import Context
 from core.keys import new_video_id
+from core.stages import PIPELINE_STAGES
 from core.video import Priority, VideoParams
-from worker.runtime import PIPELINE_STAGES, Runtime
+from worker.runtime import Runtime
 
 # Small and fast: 2 frames at 32x32, one step, no temporal upsampling.
 FAST = {
