@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.video import PRIORITY_ORDER, Priority
+from core.webhook_secret import decode_secret
 
 SIZE_PATTERN = re.compile(r"^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$")
 
@@ -166,8 +167,6 @@ class Settings(BaseSettings):
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
         if value is not None:
-            from core.webhooks import decode_secret
-
             decode_secret(value)
         return value
 

@@ -12,7 +12,6 @@ the settings allow them; the check runs at submit time and again before every se
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -30,10 +29,10 @@ from core.errors import InvalidWebhookURLError
 from core.keys import Keys
 from core.settings import Settings
 from core.video import Video
+from core.webhook_secret import decode_secret
 
 logger = logging.getLogger(__name__)
 
-SECRET_PREFIX = "whsec_"
 LEASE_S = 30.0  # a claimed delivery is offered again after this, should its sender die
 
 # KEYS: due zset. ARGV: delivery id, now, lease-until. Claims a due delivery by pushing its due time forward.
@@ -45,22 +44,6 @@ if due and tonumber(due) <= tonumber(ARGV[2]) then
 end
 return 0
 """
-
-
-def decode_secret(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_<base64>`` secret; ``ValueError`` if it is not one."""
-    body = secret.removeprefix(SECRET_PREFIX)
-    try:
-        key = base64.b64decode(body, validate=True)
-    except binascii.Error as exc:
-        raise ValueError("webhook secret must be 'whsec_' followed by base64") from exc
-    if len(key) < 16:
-        raise ValueError("webhook secret must hold at least 16 bytes (24+ base64 characters)")
-    return key
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

@@ -9,7 +9,8 @@ import redis
 
 from core.errors import InvalidWebhookURLError
 from core.keys import Keys
-from core.webhooks import WebhookOutbox, check_webhook_url, new_secret, sign, verify
+from core.webhook_secret import new_secret
+from core.webhooks import WebhookOutbox, check_webhook_url, sign, verify
 
 # The test vector published with the Standard Webhooks specification.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
