@@ -19,6 +19,8 @@ from rq.job import Job
 from core.settings import Settings
 from core.video import PRIORITY_ORDER, Priority
 
+# The job function, by dotted path so the API never imports the worker (or torch); tests/unit/worker/test_wiring.py
+# checks that it resolves to ``worker.jobs.generate_video``.
 JOB_FUNCTION = "worker.jobs.generate_video"
 FAILED_JOB_TTL_S = 24 * 3600  # RQ's own failure records, for debugging; our record carries the error
 

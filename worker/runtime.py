@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelLoadError
 from core.logging import adopt_library_loggers
 from core.params import Capabilities
 from core.settings import Settings
 from worker.memory import MemoryProbe, probe_for
+
+if TYPE_CHECKING:
+    from models.pipeline_videogen import VideoGenPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ class Runtime:
     """A loaded pipeline and what it can do. ``backends`` maps each pipeline stage to the backend running it;
     ``memory`` measures each stage's peak on ``device`` (``probe_for(device)`` unless given)."""
 
-    pipeline: Any  # models.VideoGenPipeline (typed loosely: this module is imported before torch is loaded)
+    pipeline: VideoGenPipeline  # imported for type checkers only: this module loads before torch
     capabilities: Capabilities
     device: str
     backends: dict[str, str] = field(default_factory=dict)
