@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 0.5  # after RQ's loop gives up on a Redis outage, doubling each time...
 MAX_RESTART_DELAY_S = 10.0  # ...up to this
+STABLE_S = 60.0  # a loop that ran this long before stopping restarts after RESTART_DELAY_S again
 
 
 def default_worker_name() -> str:
@@ -82,10 +83,13 @@ def run_worker(
                     name=name,
                     log_job_description=True,
                 )
+                loop_started = time.monotonic()
                 try:
                     worker.work(burst=burst, logging_level=logging.getLevelName(logger.getEffectiveLevel()))
                     if burst or shutdown.requested:
                         return 0
+                    if time.monotonic() - loop_started > STABLE_S:  # it had served a while: start over
+                        delay = backoff_delays(first_s=RESTART_DELAY_S, cap_s=MAX_RESTART_DELAY_S)
                     wait_s = delay()
                     logger.warning(
                         "worker %s: queue loop stopped (Redis unreachable?); restarting in %.1f s",
@@ -95,6 +99,8 @@ def run_worker(
                 except REDIS_DOWN_ERRORS as exc:  # RQ's loop, or its teardown (register_death), lost Redis
                     if shutdown.requested:
                         return 0
+                    if time.monotonic() - loop_started > STABLE_S:  # it had served a while: start over
+                        delay = backoff_delays(first_s=RESTART_DELAY_S, cap_s=MAX_RESTART_DELAY_S)
                     wait_s = delay()
                     logger.warning(
                         "worker %s: Redis unreachable (%s: %s); reconnecting in %.1f s",
