@@ -13,12 +13,14 @@ import logging
 import sys
 from pathlib import Path
 
+# Training components: which network a run fits. Not the generation stages of core/stages.py (a "sr" run trains
+# the network the super_resolution stage uses).
 STAGES = ("vae", "reference", "base", "sr", "upsampler", "decoder")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train a stage of a model, or assemble trained stages")
-    p.add_argument("stage", choices=(*STAGES, "assemble"), help="stage to train, or 'assemble'")
+    p = subparsers.add_parser("train", help="train a component of a model, or assemble trained components")
+    p.add_argument("stage", choices=(*STAGES, "assemble"), help="component (network) to train, or 'assemble'")
     p.add_argument("--workdir", type=Path, required=True, help="run folder shared by the stages")
     p.add_argument("--preset", default="demo", help="component sizes (models/presets.py), default demo")
     p.add_argument("--init", type=Path, default=None, help="start from this saved pipeline folder")
