@@ -27,9 +27,21 @@ RUNTIME_STAGES = [(API, "api"), (API, "dashboard"), (WORKER, "cpu"), (WORKER, "g
 
 
 def project_requirements(*extras: str) -> dict[str, SpecifierSet]:
+    """The base dependencies plus ``extras``, following the extras' references to ``videogen[...]`` itself."""
+    own = canonicalize_name(PYPROJECT["project"]["name"])
     reqs = list(PYPROJECT["project"]["dependencies"])
-    for extra in extras:
-        reqs += PYPROJECT["project"]["optional-dependencies"][extra]
+    todo, seen = list(extras), set()
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for text in PYPROJECT["project"]["optional-dependencies"][extra]:
+            req = Requirement(text)
+            if canonicalize_name(req.name) == own:
+                todo += sorted(req.extras)
+            else:
+                reqs.append(text)
     return {canonicalize_name(r.name): r.specifier for r in map(Requirement, reqs)}
 
 
@@ -81,7 +93,7 @@ def test_every_image_runs_one_python_that_the_project_supports():
 
 
 def test_torch_is_the_projects_pin_in_both_worker_targets():
-    (torch_spec,) = project_requirements()["torch"]
+    (torch_spec,) = project_requirements("worker")["torch"]
     assert torch_spec.operator == "=="
     assert WORKER.args["TORCH_VERSION"] == torch_spec.version
     for stage in ("cpu", "gpu"):
@@ -119,7 +131,7 @@ def test_cuda_base_tensorrt_and_onnxruntime_gpu_fit_together():
     ],
 )
 def test_every_pin_is_inside_the_projects_range(dockerfile: Dockerfile, stage: str, files: tuple[str, ...]):
-    ranges = project_requirements("gpu")
+    ranges = project_requirements("cpu", "gpu", "train", "local")
     pins = stage_pins(dockerfile, stage, *files)
     checked = 0
     for name, version in pins.items():
@@ -129,18 +141,49 @@ def test_every_pin_is_inside_the_projects_range(dockerfile: Dockerfile, stage: s
     assert checked >= 5
 
 
-def test_worker_images_install_every_project_dependency():
-    required = set(project_requirements())
-    cpu = stage_pins(WORKER, "cpu", "requirements-worker.txt")
-    assert required - set(cpu) == set()
-    gpu = stage_pins(WORKER, "gpu", "requirements-worker.txt")
-    assert required - set(gpu) == {"onnxruntime"}  # replaced by onnxruntime-gpu
-    assert "onnxruntime-gpu" in gpu
+@pytest.mark.parametrize(
+    ("dockerfile", "stage", "file", "extra"),
+    [
+        (API, "api", "requirements-api.txt", "api"),
+        (WORKER, "cpu", "requirements-worker.txt", "cpu"),
+        (WORKER, "gpu", "requirements-worker.txt", "gpu"),
+    ],
+)
+def test_each_image_installs_exactly_its_extra(dockerfile: Dockerfile, stage: str, file: str, extra: str):
+    """An image's packages are the base dependencies plus its role's extra: nothing missing, nothing else."""
+    pins = set(stage_pins(dockerfile, stage, file))
+    required = set(project_requirements(extra))
+    assert required - pins == set(), f"{stage} image misses {required - pins}"
+    assert pins - required == set(), f"{stage} image installs {pins - required}, which .[{extra}] does not"
 
 
-def test_api_image_installs_no_torch_stack():
-    pins = stage_pins(API, "api", "requirements-api.txt")
-    assert not {"torch", "diffusers", "transformers", "accelerate", "onnxruntime"} & set(pins)
+def test_gpu_extra_replaces_onnxruntime_instead_of_adding_it():
+    assert "onnxruntime" not in project_requirements("gpu")
+    assert "onnxruntime-gpu" in project_requirements("gpu")
+    assert {"onnxruntime", "onnxruntime-gpu"} & set(project_requirements("worker")) == set()
+
+
+def test_api_extra_and_image_install_no_torch_stack():
+    torch_stack = {"torch", "diffusers", "transformers", "accelerate", "onnxruntime", "onnx", "numpy"}
+    assert not torch_stack & set(stage_pins(API, "api", "requirements-api.txt"))
+    assert not torch_stack & set(project_requirements("api"))
+
+
+def test_dev_extra_pulls_every_role_the_tests_need():
+    dev = set(project_requirements("dev"))
+    assert set(project_requirements("api", "cpu", "train", "local")) <= dev
+    assert "onnxruntime-gpu" not in dev
+
+
+def test_license_is_an_spdx_string_and_rq_is_3():
+    assert PYPROJECT["project"]["license"] == "Apache-2.0"
+    build = {
+        canonicalize_name(r.name): r.specifier
+        for r in map(Requirement, PYPROJECT["build-system"]["requires"])
+    }
+    assert "76" not in build["setuptools"] and "77" in build["setuptools"]  # SPDX strings need setuptools 77
+    rq = project_requirements()["rq"]
+    assert "3.0.0" in rq and "2.9" not in rq and "4.0" not in rq
 
 
 def distribution_closure(names: set[str]) -> set[str]:
