@@ -44,8 +44,10 @@ def load_components(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Components for training or assembling: ``(components, pipeline_config)``.
 
-    Trained stages found in ``workdir`` replace the preset's (or ``init``'s) random ones. A video decoder that
-    was not trained is re-inflated from the (trained) VAE, so it decodes exactly as the image decoder does.
+    Trained stages found in ``workdir`` replace the preset's random ones (or ``init``'s, which are kept
+    otherwise: a decoder trained into ``init`` survives). The video decoder is re-inflated from the VAE only
+    when nothing trained it and it would not match the VAE: from a preset, or when ``workdir`` retrained the
+    VAE; it then decodes exactly as the image decoder does.
     """
     if init is not None:
         pipe = VideoGenPipeline.from_pretrained(init)
@@ -62,7 +64,7 @@ def load_components(
         if (folder / "config.json").is_file():
             components[name] = cls.from_pretrained(folder).eval()
             trained.append(stage)
-    if "decoder" not in trained:
+    if "decoder" not in trained and (init is None or "vae" in trained):
         head_dim = PRESETS[preset].temporal_attention_head_dim if preset in PRESETS else 64
         components["video_decoder"] = VideoDecoder.from_vae(components["vae"], head_dim).eval()
     for module in components.values():

@@ -8,6 +8,7 @@ import torch
 from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 
 from models.loading import load_pipeline
+from models.pipeline_videogen import VideoGenPipeline
 from models.train.components import assemble, load_components, stage_model_dir
 from models.train.data import WorldClips
 from models.train.stages import StageOptions, build_stage
@@ -43,3 +44,24 @@ def test_assembled_folder_holds_the_trained_stage_and_loads_as_videogen_and_as_s
     sd.set_progress_bar_config(disable=True)
     image = sd("a red circle", height=32, width=32, num_inference_steps=1, output_type="np").images
     assert image.shape == (1, 32, 32, 3)
+
+
+def test_assemble_init_keeps_every_trained_stage_the_decoder_included(tmp_path: Path) -> None:
+    """`train assemble --init` must not re-inflate a decoder (or reset any stage) that ``init`` brings trained."""
+    components, config = load_components("tiny", tmp_path / "empty")
+    generator = torch.Generator().manual_seed(0)
+    for name in ("vae", "reference_unet", "base_unet", "sr_unet", "temporal_upsampler", "video_decoder"):
+        with torch.no_grad():
+            for param in components[name].parameters():
+                param.add_(
+                    0.01 * torch.randn(param.shape, generator=generator)
+                )  # "trained": no zero layer left
+    init = tmp_path / "init"
+    VideoGenPipeline(**components, **config).save_pretrained(init, safe_serialization=True)
+
+    out = tmp_path / "out"
+    assemble("tiny", tmp_path / "run", out, init=init)
+    pipe = load_pipeline(out)
+    for name in ("vae", "reference_unet", "base_unet", "sr_unet", "temporal_upsampler", "video_decoder"):
+        for key, value in components[name].state_dict().items():
+            assert torch.equal(getattr(pipe, name).state_dict()[key], value), f"{name}.{key}"
