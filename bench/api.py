@@ -131,6 +131,22 @@ def run_wrk(url: str, connections: int, duration_s: int, script: Path | None) ->
     }
 
 
+def service_env(workdir: Path, redis_url: str, max_queued: int) -> dict[str, str]:
+    """The environment of the API and worker under test: our settings only, auth and rate limit off."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "VIDEOGEN_AUTH_ENABLED": "false",
+            "VIDEOGEN_MODEL": "tiny",
+            "VIDEOGEN_DATA_DIR": str(workdir / "data"),
+            "VIDEOGEN_RATE_LIMIT_PER_MINUTE": "0",
+            "VIDEOGEN_MAX_QUEUED": str(max_queued),
+        }
+    )
+    return env
+
+
 def wrk_bench(connections: int, duration_s: int) -> int:
     """The submit path under ``wrk`` beside the /healthz calibration; prints a table."""
     if shutil.which("wrk") is None:
@@ -138,10 +154,7 @@ def wrk_bench(connections: int, duration_s: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
     redis_proc, redis_url = start_redis(workdir)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
-    env.update({"REDIS_URL": redis_url, "VIDEOGEN_AUTH_ENABLED": "false", "VIDEOGEN_MODEL": "tiny",
-                "VIDEOGEN_DATA_DIR": str(workdir / "data"), "VIDEOGEN_RATE_LIMIT_PER_MINUTE": "0",
-                "VIDEOGEN_MAX_QUEUED": "10000000"})  # fmt: skip
+    env = service_env(workdir, redis_url, max_queued=10_000_000)
     script = workdir / "post.lua"
     script.write_text(WRK_POST.format(body=json.dumps(JOB)))
     logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
@@ -208,10 +221,8 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
     redis_proc, redis_url = start_redis(workdir)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
-    env.update({"REDIS_URL": redis_url, "VIDEOGEN_AUTH_ENABLED": "false", "VIDEOGEN_MODEL": "tiny",
-                "VIDEOGEN_DATA_DIR": str(workdir / "data"), "VIDEOGEN_RATE_LIMIT_PER_MINUTE": "0",
-                "VIDEOGEN_MAX_QUEUED": str(args.submits + args.jobs + 10), "VIDEOGEN_PROGRESS_INTERVAL_S": "0.5"})  # fmt: skip
+    env = service_env(workdir, redis_url, max_queued=args.submits + args.jobs + 10)
+    env["VIDEOGEN_PROGRESS_INTERVAL_S"] = "0.5"
     cli = [sys.executable, "-m", "cli.main"]
     logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
     api = subprocess.Popen([*cli, "serve", "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO,

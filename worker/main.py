@@ -88,29 +88,17 @@ def run_worker(
                     worker.work(burst=burst, logging_level=logging.getLevelName(logger.getEffectiveLevel()))
                     if burst or shutdown.requested:
                         return 0
-                    if time.monotonic() - loop_started > STABLE_S:  # it had served a while: start over
-                        delay = backoff_delays(first_s=RESTART_DELAY_S, cap_s=MAX_RESTART_DELAY_S)
-                    wait_s = delay()
-                    logger.warning(
-                        "worker %s: queue loop stopped (Redis unreachable?); restarting in %.1f s",
-                        name,
-                        wait_s,
-                    )
+                    reason = "queue loop stopped (Redis unreachable?)"
                 except REDIS_DOWN_ERRORS as exc:  # RQ's loop, or its teardown (register_death), lost Redis
                     if shutdown.requested:
                         return 0
-                    if time.monotonic() - loop_started > STABLE_S:  # it had served a while: start over
-                        delay = backoff_delays(first_s=RESTART_DELAY_S, cap_s=MAX_RESTART_DELAY_S)
-                    wait_s = delay()
-                    logger.warning(
-                        "worker %s: Redis unreachable (%s: %s); reconnecting in %.1f s",
-                        name,
-                        type(exc).__name__,
-                        exc,
-                        wait_s,
-                    )
+                    reason = f"Redis unreachable ({type(exc).__name__}: {exc})"
                 except StopRequested:  # a signal between RQ's loop and the next
                     return 0
+                if time.monotonic() - loop_started > STABLE_S:  # it had served a while: start over
+                    delay = backoff_delays(first_s=RESTART_DELAY_S, cap_s=MAX_RESTART_DELAY_S)
+                wait_s = delay()
+                logger.warning("worker %s: %s; restarting in %.1f s", name, reason, wait_s)
                 time.sleep(wait_s)
     finally:
         for loop in loops:
