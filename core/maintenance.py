@@ -14,13 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 
-import httpx
-
 from core.connection import REDIS_DOWN_ERRORS
 from core.context import Context
 from core.errors import StorageError, WorkerLostError
 from core.lifecycle import finish
 from core.video import VideoStatus, priority_of
+from core.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +149,9 @@ class MaintenanceLoop(threading.Thread):
 
 
 def start_maintenance(ctx: Context) -> list[MaintenanceLoop]:
-    """Start the sweeps and the webhook sender on their own threads (a slow webhook never delays a sweep)."""
-    http = httpx.Client(timeout=ctx.settings.webhook_timeout_s, follow_redirects=False)
+    """Start the sweeps and the webhook sender on their own threads (a slow webhook never delays a sweep; the
+    sender sends several at once, so one slow receiver never delays the others' webhooks)."""
+    sender = WebhookSender(ctx.outbox)
 
     def sweeps(c: Context) -> None:
         sweep_lost(c)
@@ -159,7 +159,7 @@ def start_maintenance(ctx: Context) -> list[MaintenanceLoop]:
         sweep_expired(c)
 
     def webhooks(c: Context) -> None:
-        while c.outbox.deliver_due(http):
+        while sender.pump():
             pass
 
     interval = ctx.settings.maintenance_interval_s

@@ -58,12 +58,12 @@ def test_submit_poll_download_with_progress_variants_and_webhook(api, webhook_re
     assert ref.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(ref.content)).size == (32, 32)
 
-    # the webhook: the same object GET returns, signed per Standard Webhooks
+    # the webhook: a Standard Webhooks envelope around the object GET returns, signed per the spec
     (headers, body), *_ = webhook_receiver.wait(1)
     assert verify(WEBHOOK_SECRET, headers, body)
     delivered = json.loads(body)
-    assert delivered["id"] == video["id"] and delivered["status"] == "completed"
-    assert delivered == api.get(f"/videos/{video['id']}").json()
+    assert delivered["type"] == "video.completed" and delivered["timestamp"].endswith("Z")
+    assert delivered["data"] == api.get(f"/videos/{video['id']}").json()
 
     metrics = api.get("/metrics").text
     assert 'videogen_jobs_finished_total{code="",status="completed"} 1.0' in metrics

@@ -1,16 +1,18 @@
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 import redis
+import standardwebhooks
 
+from core import webhooks
 from core.errors import InvalidWebhookURLError
 from core.keys import Keys
 from core.webhook_secret import new_secret
-from core.webhooks import WebhookOutbox, check_webhook_url, sign, verify
+from core.webhooks import WebhookOutbox, WebhookSender, check_webhook_url, resolve_webhook_url, sign, verify
 
 # The test vector published with the Standard Webhooks specification.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -24,8 +26,8 @@ def test_signature_matches_the_standard_webhooks_vector():
 
 def test_verify_checks_signature_and_freshness():
     secret, now = new_secret(), int(time.time())
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now),
-               "webhook-signature": "v1,bogus " + sign(secret, "msg_1", now, b"{}")}  # fmt: skip
+    signature = "v1,bogus " + sign(secret, "msg_1", now, b"{}")
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now), "webhook-signature": signature}
     assert verify(secret, headers, b"{}")
     assert not verify(secret, headers, b"{ }")
     assert not verify(new_secret(), headers, b"{}")
@@ -50,9 +52,10 @@ def test_public_addresses_pass_and_private_ones_pass_when_allowed():
 
 
 class Receiver:
-    """A real HTTP server on loopback that records requests and answers with scripted statuses."""
+    """A real HTTP server on loopback that records requests and answers with scripted statuses, each after
+    ``delay_s``."""
 
-    def __init__(self, statuses):
+    def __init__(self, statuses=(), delay_s=0.0):
         self.statuses = list(statuses)
         self.requests = []
         receiver = self
@@ -60,55 +63,161 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.requests.append((dict(self.headers.items()), body, time.monotonic()))
+                receiver.requests.append(
+                    ({k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+                )
+                time.sleep(delay_s)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                self.send_header("content-length", "0")
                 self.end_headers()
 
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self):
         self.server.shutdown()
 
 
+def make_sender(settings, **limits):
+    outbox = WebhookOutbox(redis.Redis.from_url(settings.redis_url), Keys("t"), settings)
+    return outbox, WebhookSender(outbox, **limits)
+
+
+def pump_until_sent(outbox, sender, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while (outbox.pending() or sender.in_flight) and time.monotonic() < deadline:
+        sender.pump()
+        time.sleep(0.02)
+    sender.wait_idle(1.0)
+
+
+def test_a_delivery_verifies_with_the_standardwebhooks_package(make_settings):
+    secret = new_secret()
+    outbox, sender = make_sender(make_settings(webhook_secret=secret, webhook_allow_private=True))
+    receiver = Receiver()
+    body = json.dumps(
+        {"type": "video.completed", "timestamp": "2026-01-01T00:00:00.000Z", "data": {}}
+    ).encode()
+    try:
+        msg_id = outbox.schedule(receiver.url, body, "vid_x")
+        pump_until_sent(outbox, sender)
+    finally:
+        receiver.close()
+        sender.close()
+    ((headers, got, _),) = receiver.requests
+    assert headers["webhook-id"] == msg_id and got == body
+    assert standardwebhooks.Webhook(secret).verify(got, headers)["type"] == "video.completed"
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(new_secret()).verify(got, headers)
+
+
 def test_outbox_signs_retries_with_backoff_and_keeps_the_message_id(make_settings):
     secret = new_secret()
     settings = make_settings(webhook_secret=secret, webhook_allow_private=True, webhook_backoff_s=0.3)
-    outbox = WebhookOutbox(redis.Redis.from_url(settings.redis_url), Keys("t"), settings)
+    outbox, sender = make_sender(settings)
     receiver = Receiver([500, 503, 200])
     try:
-        body = json.dumps({"id": "vid_x", "status": "completed"}).encode()
+        body = json.dumps({"type": "video.failed", "data": {"id": "vid_x"}}).encode()
         msg_id = outbox.schedule(receiver.url, body, "vid_x")
-        with httpx.Client(timeout=5) as client:
-            deadline = time.monotonic() + 10
-            while outbox.pending() and time.monotonic() < deadline:
-                outbox.deliver_due(client)
-                time.sleep(0.05)
+        pump_until_sent(outbox, sender)
     finally:
         receiver.close()
+        sender.close()
     assert outbox.pending() == 0
     assert len(receiver.requests) == 3
     for headers, got, _ in receiver.requests:
         assert got == body and headers["webhook-id"] == msg_id
-        assert verify(secret, {k.lower(): v for k, v in headers.items()}, got)
+        assert verify(secret, headers, got)
+        standardwebhooks.Webhook(secret).verify(got, headers)
     gaps = [b[2] - a[2] for a, b in zip(receiver.requests, receiver.requests[1:], strict=False)]
     assert gaps[0] >= 0.25 and gaps[1] >= 0.55  # 0.3 s, then 0.6 s
 
 
 def test_outbox_gives_up_after_max_attempts_and_refuses_private_targets(make_settings):
     settings = make_settings(webhook_secret=new_secret(), webhook_max_attempts=2, webhook_backoff_s=0)
-    outbox = WebhookOutbox(redis.Redis.from_url(settings.redis_url), Keys("t"), settings)
-    receiver = Receiver([])
+    outbox, sender = make_sender(settings)
+    receiver = Receiver()
     try:
         outbox.schedule(receiver.url, b"{}", "vid_x")  # loopback, not allowed by these settings
-        with httpx.Client(timeout=5) as client:
-            for _ in range(5):
-                outbox.deliver_due(client)
+        pump_until_sent(outbox, sender, timeout_s=3.0)
     finally:
         receiver.close()
+        sender.close()
     assert receiver.requests == [] and outbox.pending() == 0
+
+
+def test_a_send_connects_to_the_checked_address_and_never_resolves_again(make_settings, monkeypatch):
+    """DNS rebinding: the name passes the check (here loopback stands in for a public address), then answers
+    with the cloud metadata address. The send must use the first answer, asking DNS once."""
+    secret = new_secret()
+    outbox, sender = make_sender(make_settings(webhook_secret=secret))
+    receiver = Receiver()
+    real_getaddrinfo, lookups = socket.getaddrinfo, []
+
+    def rebinding_dns(host, port, *args, **kwargs):
+        if host != "hooks.example.test":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "169.254.169.254"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    real_is_public = webhooks._is_public
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    monkeypatch.setattr(webhooks, "_is_public", lambda a: a == "127.0.0.1" or real_is_public(a))
+    url = f"http://hooks.example.test:{receiver.port}/hook"
+    try:
+        outbox.schedule(url, b'{"type":"video.completed"}', "vid_x")
+        pump_until_sent(outbox, sender, timeout_s=3.0)
+    finally:
+        receiver.close()
+        sender.close()
+    assert lookups == ["hooks.example.test"]
+    ((headers, body, _),) = receiver.requests
+    assert headers["host"] == f"hooks.example.test:{receiver.port}"
+    standardwebhooks.Webhook(secret).verify(body, headers)
+    with pytest.raises(InvalidWebhookURLError, match=r"169\.254\.169\.254"):
+        resolve_webhook_url(url, allow_private=False)  # the rebound answer itself is refused
+
+
+def test_the_target_keeps_the_name_for_host_and_tls_and_pins_the_address():
+    target = resolve_webhook_url("https://127.0.0.1:8443/a?b=1", allow_private=True)
+    assert target.addresses == ("127.0.0.1",) and target.host_header == "127.0.0.1:8443"
+    named = webhooks.WebhookTarget(webhooks.httpx.URL("https://Hooks.Example.com/x"), ("2001:db8::1",))
+    assert str(named.pinned("2001:db8::1")) == "https://[2001:db8::1]/x"
+    assert named.host_header == "hooks.example.com"
+
+
+def test_a_slow_receiver_does_not_hold_up_the_others(make_settings):
+    """Three deliveries to a receiver that takes 0.8 s to answer, then one to a fast receiver: with two senders
+    per host the fast one is sent at once, not after the slow ones."""
+    outbox, sender = make_sender(
+        make_settings(webhook_secret=new_secret(), webhook_allow_private=True, webhook_timeout_s=5),
+        senders=4,
+        per_host=2,
+    )
+    slow, fast = Receiver(delay_s=0.8), Receiver()
+    try:
+        for _ in range(3):
+            outbox.schedule(slow.url, b"{}", "vid_slow")
+        time.sleep(0.01)  # the fast one is due last
+        outbox.schedule(fast.url, b"{}", "vid_fast")
+        started = time.monotonic()
+        assert sender.pump() == 3  # two to the slow host (its limit), one to the fast one
+        deadline = started + 0.7
+        while not fast.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fast.requests and fast.requests[0][2] - started < 0.4
+        assert len(slow.requests) <= 2
+        pump_until_sent(outbox, sender, timeout_s=6.0)
+    finally:
+        slow.close()
+        fast.close()
+        sender.close()
+    assert len(slow.requests) == 3 and len(fast.requests) == 1 and outbox.pending() == 0
