@@ -14,7 +14,7 @@ from core.context import Context
 from core.errors import VideoGenError
 from core.metrics import count_finished
 from core.params import Capabilities
-from core.video import PRIORITY_ORDER, Priority, VideoStatus, video_from_record
+from core.video import PRIORITY_ORDER, Priority, VideoStatus
 from core.webhooks import webhook_body
 
 logger = logging.getLogger(__name__)
@@ -47,10 +47,10 @@ def finish(
 def notify(ctx: Context, video_id: str) -> None:
     """Schedule the webhook of a finished video, if it has one."""
     record = ctx.records.get(video_id)
-    if record is None or not record.get("webhook_url"):
+    if record is None or record.webhook_url is None:
         return
-    msg_id = ctx.outbox.schedule(record["webhook_url"], webhook_body(video_from_record(record)), video_id)
-    logger.info("video %s %s: webhook %s scheduled", video_id, record["status"], msg_id)
+    msg_id = ctx.outbox.schedule(record.webhook_url, webhook_body(record.to_video()), video_id)
+    logger.info("video %s %s: webhook %s scheduled", video_id, record.status, msg_id)
 
 
 def publish_worker(

@@ -18,7 +18,8 @@ from core.connection import REDIS_DOWN_ERRORS
 from core.context import Context
 from core.errors import StorageError, WorkerLostError
 from core.lifecycle import finish
-from core.video import VideoStatus, priority_of
+from core.records import requeue_fields
+from core.video import VideoStatus
 from core.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -33,31 +34,21 @@ def sweep_lost(ctx: Context) -> int:
         if ctx.redis.exists(ctx.keys.heartbeat(video_id)):
             continue
         record = ctx.records.get(video_id)
-        if record is None or record["status"] != VideoStatus.IN_PROGRESS:
+        if record is None or record.status is not VideoStatus.IN_PROGRESS:
             ctx.redis.srem(ctx.keys.running, video_id)
             continue
-        attempt = record["attempt"]
+        attempt = record.attempt
         if attempt < ctx.settings.max_attempts:
-            reset = {
-                "attempt": attempt + 1,
-                "progress": 0,
-                "stage": None,
-                "started_at": None,
-                "worker": None,
-                "queued_at": time.time(),
-            }
+            reset = {**requeue_fields(time.time()), "attempt": attempt + 1}
             if (
                 ctx.records.transition(
                     video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=attempt
                 )
                 == 1
             ):
-                ctx.queue.enqueue(video_id, attempt + 1, priority_of(record), at_front=True)
+                ctx.queue.enqueue(video_id, attempt + 1, record.priority, at_front=True)
                 logger.warning(
-                    "video %s: worker %s lost; requeued as attempt %d",
-                    video_id,
-                    record.get("worker"),
-                    attempt + 1,
+                    "video %s: worker %s lost; requeued as attempt %d", video_id, record.worker, attempt + 1
                 )
                 handled += 1
         else:
@@ -68,7 +59,7 @@ def sweep_lost(ctx: Context) -> int:
             if finish(
                 ctx, video_id, VideoStatus.FAILED, [VideoStatus.IN_PROGRESS], attempt=attempt, error=error
             ):
-                logger.warning("video %s: worker %s lost; failed", video_id, record.get("worker"))
+                logger.warning("video %s: worker %s lost; failed", video_id, record.worker)
                 handled += 1
     return handled
 
@@ -83,18 +74,18 @@ def sweep_orphans(ctx: Context, now: float | None = None) -> int:
     requeued = 0
     for video_id in ctx.records.queued_ids():
         record = ctx.records.get(video_id)
-        if record is None or record["status"] != VideoStatus.QUEUED:
+        if record is None or record.status is not VideoStatus.QUEUED:
             ctx.redis.srem(ctx.keys.queued, video_id)
             continue
-        attempt = record["attempt"]
-        if now - (record["queued_at"] or record["created_at"]) < grace:
+        attempt = record.attempt
+        if now - (record.queued_at or record.created_at) < grace:
             continue
-        if ctx.queue.position(video_id, attempt, priority_of(record)) is not None:
+        if ctx.queue.position(video_id, attempt, record.priority) is not None:
             continue
         claim = ctx.keys.orphan_claim(video_id, attempt)
         if not ctx.redis.set(claim, "1", nx=True, px=max(1, int(grace * 1000))):
             continue
-        ctx.queue.enqueue(video_id, attempt, priority_of(record), at_front=True)
+        ctx.queue.enqueue(video_id, attempt, record.priority, at_front=True)
         ctx.records.set_fields(video_id, {"queued_at": now})
         logger.warning(
             "video %s: queued but its job was not in the queue; requeued attempt %d", video_id, attempt

@@ -70,3 +70,30 @@ def thumbnail_jpeg(frame: np.ndarray, max_side: int = 256, quality: int = 85) ->
     buffer = io.BytesIO()
     img.resize(size, resample).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def spritesheet_jpeg(
+    frames: np.ndarray, tiles: int = 16, columns: int = 4, tile_side: int = 128, quality: int = 85
+) -> bytes:
+    """A JPEG grid of up to ``tiles`` evenly spaced frames of uint8 ``frames`` (F, H, W, 3), ``columns`` wide,
+    row by row in time order; each tile scaled (nearest up, Lanczos down) so its longer side is ``tile_side``
+    (OpenAI's ``variant=spritesheet``)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 (F, H, W, 3), got {frames.dtype} {frames.shape}")
+    picks = np.unique(np.linspace(0, len(frames) - 1, min(tiles, len(frames))).round().astype(int))
+    height, width = frames.shape[1:3]
+    scale = tile_side / max(height, width)
+    tile = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+    cols = min(columns, len(picks))
+    rows = -(-len(picks) // cols)
+    sheet = Image.new("RGB", (cols * tile[0], rows * tile[1]))
+    for i, index in enumerate(picks):
+        sheet.paste(
+            Image.fromarray(frames[index]).resize(tile, resample),
+            ((i % cols) * tile[0], (i // cols) * tile[1]),
+        )
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

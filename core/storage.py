@@ -15,6 +15,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -28,6 +29,17 @@ logger = logging.getLogger(__name__)
 FILE_NAMES = frozenset({*VARIANTS.values(), INPUT_REFERENCE})
 CHUNK_BYTES = 256 * 1024
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What HTTP caching needs of a stored object: its size in bytes, a strong ``ETag`` (quoted, as the header
+    carries it), when it was last written (unix seconds), and its path when it is a local file."""
+
+    size: int
+    etag: str
+    last_modified: float
+    path: Path | None = None
 
 
 def _check(video_id: str, name: str | None = None) -> None:
@@ -46,6 +58,9 @@ class Storage(Protocol):
     def size(self, video_id: str, name: str) -> int | None:
         """Size in bytes, or None when the object does not exist."""
 
+    def stat(self, video_id: str, name: str) -> ObjectInfo | None:
+        """Size, ETag and modification time, or None when the object does not exist."""
+
     def read(self, video_id: str, name: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Chunks of bytes ``start..end`` (inclusive; ``end`` None = to the last byte)."""
 
@@ -58,8 +73,11 @@ class Storage(Protocol):
     def names(self, video_id: str) -> list[str]:
         """The file names a video has in storage."""
 
-    def presigned_url(self, video_id: str, name: str, expires_s: int, content_type: str) -> str | None:
-        """A time-limited URL a client can GET directly, or None when the backend has none."""
+    def presigned_url(
+        self, video_id: str, name: str, expires_s: int, content_type: str, disposition: str | None = None
+    ) -> str | None:
+        """A time-limited URL a client can GET directly (answered with ``Content-Type: content_type`` and, if
+        given, ``Content-Disposition: disposition``), or None when the backend has none."""
 
     def ping(self) -> None:
         """Raise ``StorageError`` unless the store is reachable and usable."""
@@ -94,13 +112,21 @@ class LocalStorage:
             raise StorageError(f"cannot write {video_id}/{name}: {exc}") from exc
 
     def size(self, video_id: str, name: str) -> int | None:
+        info = self.stat(video_id, name)
+        return None if info is None else info.size
+
+    def stat(self, video_id: str, name: str) -> ObjectInfo | None:
         _check(video_id, name)
+        path = self._dir(video_id) / name
         try:
-            return (self._dir(video_id) / name).stat().st_size
+            st = path.stat()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StorageError(f"cannot stat {video_id}/{name}: {exc}") from exc
+        # Every put writes a new file and renames it over the old: a new inode and mtime with new bytes.
+        etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}-{st.st_ino:x}"'
+        return ObjectInfo(size=st.st_size, etag=etag, last_modified=st.st_mtime, path=path)
 
     def read(self, video_id: str, name: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         _check(video_id, name)
@@ -146,7 +172,9 @@ class LocalStorage:
             return []
         return sorted(p.name for p in folder.iterdir() if p.name in FILE_NAMES)
 
-    def presigned_url(self, video_id: str, name: str, expires_s: int, content_type: str) -> str | None:
+    def presigned_url(
+        self, video_id: str, name: str, expires_s: int, content_type: str, disposition: str | None = None
+    ) -> str | None:
         return None
 
     def ping(self) -> None:
@@ -226,11 +254,20 @@ class S3Storage:
         )
 
     def size(self, video_id: str, name: str) -> int | None:
+        info = self.stat(video_id, name)
+        return None if info is None else info.size
+
+    def stat(self, video_id: str, name: str) -> ObjectInfo | None:
         from botocore.exceptions import ClientError
 
         key = self._key(video_id, name)
         try:
-            return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+            return ObjectInfo(
+                size=int(head["ContentLength"]),
+                etag=head["ETag"],
+                last_modified=head["LastModified"].timestamp(),
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
                 return None
@@ -278,9 +315,13 @@ class S3Storage:
                 lambda: self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects}),
             )
 
-    def presigned_url(self, video_id: str, name: str, expires_s: int, content_type: str) -> str | None:
+    def presigned_url(
+        self, video_id: str, name: str, expires_s: int, content_type: str, disposition: str | None = None
+    ) -> str | None:
         key = self._key(video_id, name)
         params = {"Bucket": self.bucket, "Key": key, "ResponseContentType": content_type}
+        if disposition is not None:
+            params["ResponseContentDisposition"] = disposition
         return self._call(
             f"presign {key}",
             lambda: self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s),

@@ -3,9 +3,8 @@ video object (the body ``GET /videos/{id}`` returns and webhooks deliver)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,18 +39,36 @@ class Priority(StrEnum):
 PRIORITY_ORDER = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
 
 
-def priority_of(record: dict[str, Any]) -> Priority:
-    """A record's priority (records written before priorities existed are ``normal``)."""
-    return Priority(record.get("priority") or Priority.NORMAL)
+class WebhookEvent(StrEnum):
+    """What a video's webhook may be told (the request's ``webhook_events``; like Replicate's
+    ``webhook_events_filter``). ``completed`` is any end: the delivery's ``type`` says which
+    (``video.completed``, ``video.failed``, ``video.cancelled``)."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    COMPLETED = "completed"
+
+
+DEFAULT_WEBHOOK_EVENTS = (WebhookEvent.COMPLETED,)
 
 
 # Pipeline stages (reported by the model) and the worker's own two job phases, in order (core/stages.py).
 STAGES = JOB_STAGES
 
 # Files a finished video has in storage, by content variant.
-VARIANTS = {"video": "video.mp4", "thumbnail": "thumbnail.jpg", "reference": "reference.png"}
+VARIANTS = {
+    "video": "video.mp4",
+    "thumbnail": "thumbnail.jpg",
+    "reference": "reference.png",
+    "spritesheet": "spritesheet.jpg",
+}
 INPUT_REFERENCE = "input.png"  # the client's reference image, stored at submit time
-MIME_TYPES = {"video": "video/mp4", "thumbnail": "image/jpeg", "reference": "image/png"}
+MIME_TYPES = {
+    "video": "video/mp4",
+    "thumbnail": "image/jpeg",
+    "reference": "image/png",
+    "spritesheet": "image/jpeg",
+}
 
 
 class ErrorInfo(BaseModel):
@@ -98,26 +115,22 @@ class VideoLinks(BaseModel):
     content: str
     thumbnail: str
     reference: str
+    spritesheet: str
 
 
-class Video(BaseModel):
-    """The public video object."""
+class VideoState(BaseModel):
+    """The fields the stored record (``core.records.VideoRecord``) and the public ``Video`` share, defined once:
+    both classes derive from it, so a field added here is stored and served alike."""
 
     id: str
-    object: Literal["video"] = "video"
     status: VideoStatus
-    progress: int = Field(ge=0, le=100, description="percent done, rises monotonically")
+    progress: int = Field(0, ge=0, le=100, description="percent done, rises monotonically")
     stage: Stage | None = None
     priority: Priority = Field(Priority.NORMAL, description="the queue it waits in; high runs first")
-    queue_position: int | None = Field(
-        None, description="jobs that run before it as the queues stand now (0 = next); only while queued"
-    )
     attempt: int = Field(1, description="1 for the first run; higher after a lost worker's job was retried")
-    created_at: datetime
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    expires_at: datetime | None = Field(
-        None, description="when files and record are removed (finished videos)"
+    model: str | None = Field(None, description="the model asked for (or the served model's name)")
+    remixed_from_video_id: str | None = Field(
+        None, description="the video this one remixes, extends or edits"
     )
     params: VideoParams
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -129,44 +142,42 @@ class Video(BaseModel):
         default_factory=dict,
         description="stage -> peak bytes: torch's allocation on a GPU worker, the process's resident set on a CPU",
     )
+
+
+class Video(VideoState):
+    """The public video object: a superset of the OpenAI SDK's ``Video`` (same names, same types: timestamps in
+    unix seconds, ``seconds`` and ``size`` as strings), plus videogen's own fields."""
+
+    object: Literal["video"] = "video"
+    created_at: int = Field(description="unix seconds")
+    started_at: int | None = Field(None, description="unix seconds")
+    completed_at: int | None = Field(None, description="unix seconds")
+    expires_at: int | None = Field(
+        None, description="unix seconds: when files and record are removed (finished videos)"
+    )
+    prompt: str
+    seconds: str | None = Field(
+        None, description="duration in seconds, as the OpenAI SDK types it (a string)"
+    )
+    size: str | None = Field(None, description="'WxH' in pixels")
+    queue_position: int | None = Field(
+        None, description="jobs that run before it as the queues stand now (0 = next); only while queued"
+    )
     links: VideoLinks | None = Field(None, description="content URLs; set once completed")
-
-
-def to_datetime(value: str | float | None) -> datetime | None:
-    """Unix seconds (as stored in Redis) -> an aware UTC datetime."""
-    if value in (None, ""):
-        return None
-    return datetime.fromtimestamp(float(value), tz=UTC)
 
 
 def links_for(video_id: str) -> VideoLinks:
     base = f"/videos/{video_id}/content"
     return VideoLinks(
-        content=base, thumbnail=f"{base}?variant=thumbnail", reference=f"{base}?variant=reference"
+        content=base,
+        thumbnail=f"{base}?variant=thumbnail",
+        reference=f"{base}?variant=reference",
+        spritesheet=f"{base}?variant=spritesheet",
     )
 
 
-def video_from_record(record: dict[str, Any], queue_position: int | None = None) -> Video:
-    """Build the public object from a decoded record (``core.records.VideoRecords.get``)."""
-    status = VideoStatus(record["status"])
-    return Video(
-        id=record["id"],
-        status=status,
-        progress=record.get("progress", 0),
-        stage=record.get("stage") or None,
-        priority=priority_of(record),
-        queue_position=queue_position if status is VideoStatus.QUEUED else None,
-        attempt=record.get("attempt", 1),
-        created_at=to_datetime(record["created_at"]),
-        started_at=to_datetime(record.get("started_at")),
-        completed_at=to_datetime(record.get("completed_at")),
-        expires_at=to_datetime(record.get("expires_at")),
-        params=VideoParams.model_validate(record["params"]),
-        metadata=record.get("metadata") or {},
-        webhook_url=record.get("webhook_url") or None,
-        error=ErrorInfo.model_validate(record["error"]) if record.get("error") else None,
-        backends=record.get("backends") or {},
-        timings=record.get("timings") or {},
-        memory=record.get("memory") or {},
-        links=links_for(record["id"]) if status is VideoStatus.COMPLETED else None,
-    )
+def seconds_of(params: VideoParams) -> str | None:
+    """The video's length as the OpenAI SDK spells it ("4", "2.5"), once the frame count is known."""
+    if params.num_frames is None:
+        return None
+    return f"{params.num_frames / params.fps:g}"

@@ -30,6 +30,7 @@ from core.keys import new_video_id
 from core.lifecycle import current_capabilities
 from core.logging import set_log_fields
 from core.params import Capabilities, VideoRequest, resolve_params
+from core.records import VideoRecord
 from core.video import INPUT_REFERENCE, Priority, VideoStatus
 from core.webhooks import check_webhook_url
 from service.auth import Principal, check_rate_limit
@@ -161,7 +162,7 @@ def request_digest(video_request: VideoRequest, reference: bytes | None) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _claim_idempotency(ctx: Context, redis_key: str, digest: str, video_id: str) -> dict[str, Any] | None:
+def _claim_idempotency(ctx: Context, redis_key: str, digest: str, video_id: str) -> VideoRecord | None:
     """Reserve an idempotency key for a new video; returns the record of an earlier request with the same key
     instead, or raises ``ConflictError`` for a different body or an earlier request still being processed."""
     claim = json.dumps({"digest": digest, "video_id": video_id})
@@ -189,7 +190,7 @@ def submit(
     video_request: VideoRequest,
     reference: bytes | None,
     idempotency_key: str | None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[VideoRecord, bool]:
     """Create and enqueue a video; returns (record, replayed) where ``replayed`` means an earlier request with
     the same ``Idempotency-Key`` and body created it."""
     settings = ctx.settings
@@ -219,19 +220,17 @@ def submit(
         if earlier is not None:
             return earlier, True
     now = time.time()
-    record: dict[str, Any] = {
-        "id": video_id,
-        "owner": principal.owner,
-        "status": VideoStatus.QUEUED.value,
-        "priority": video_request.priority.value,
-        "progress": 0,
-        "attempt": 1,
-        "created_at": now,
-        "queued_at": now,
-        "params": params.model_dump(),
-        "metadata": video_request.metadata,
-        "webhook_url": video_request.webhook_url,
-    }
+    record = VideoRecord(
+        id=video_id,
+        owner=principal.owner,
+        status=VideoStatus.QUEUED,
+        priority=video_request.priority,
+        created_at=now,
+        queued_at=now,
+        params=params,
+        metadata=video_request.metadata,
+        webhook_url=video_request.webhook_url,
+    )
     created = False
     try:
         if ctx.queue.ahead_of(video_request.priority) >= settings.max_queued:
@@ -258,16 +257,16 @@ def submit(
     return record, False
 
 
-def _undo(ctx: Context, record: dict[str, Any], claim_key: str | None, created: bool, stored: bool) -> None:
+def _undo(ctx: Context, record: VideoRecord, claim_key: str | None, created: bool, stored: bool) -> None:
     """Best-effort cleanup of a submission that failed half-way (Redis or storage may be the reason)."""
     for step in (
         (lambda: ctx.redis.delete(claim_key)) if claim_key else None,
         (lambda: ctx.records.delete(record)) if created else None,
-        (lambda: ctx.storage.delete_all(record["id"])) if stored else None,
+        (lambda: ctx.storage.delete_all(record.id)) if stored else None,
     ):
         if step is None:
             continue
         try:
             step()
         except Exception as exc:
-            logger.warning("cleanup after a failed submission of %s: %s", record["id"], exc)
+            logger.warning("cleanup after a failed submission of %s: %s", record.id, exc)

@@ -14,6 +14,7 @@ import gc
 import io
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from rq.timeouts import JobTimeoutException
@@ -33,17 +34,10 @@ from core.logging import log_context
 from core.metrics import observe_stages
 from core.params import fill_for_model
 from core.queue import job_id
+from core.records import requeue_fields
 from core.stages import Stage
 from core.storage import with_retries
-from core.video import (
-    INPUT_REFERENCE,
-    MIME_TYPES,
-    VARIANTS,
-    Priority,
-    VideoParams,
-    VideoStatus,
-    priority_of,
-)
+from core.video import INPUT_REFERENCE, MIME_TYPES, VARIANTS, Priority, VideoParams, VideoStatus
 from worker.heartbeat import JobHeartbeat, WorkerPresence
 from worker.outage import retry_redis
 from worker.progress import ProgressTracker
@@ -52,28 +46,42 @@ from worker.shutdown import Shutdown
 
 logger = logging.getLogger(__name__)
 
-_process: dict[str, Any] = {}  # "ctx", "runtime", "presence", "shutdown": this process's loaded state
+
+@dataclass
+class WorkerProcess:
+    """What this worker process loaded once and every job in it uses: the Redis/storage context, the loaded
+    model, the presence announcing it (its ``busy`` field names the running video) and the shutdown that may
+    interrupt a job."""
+
+    ctx: Context
+    runtime: Runtime
+    presence: WorkerPresence | None = None
+    shutdown: Shutdown | None = None
 
 
-def install(
-    ctx: Context,
-    runtime: Runtime,
-    presence: WorkerPresence | None = None,
-    shutdown: Shutdown | None = None,
-) -> None:
-    """Make ``ctx`` and the loaded ``runtime`` the ones every job in this process uses."""
-    _process.update(ctx=ctx, runtime=runtime, presence=presence, shutdown=shutdown)
+_current: WorkerProcess | None = None
 
 
-def _loaded() -> tuple[Context, Runtime]:
-    if "runtime" not in _process:  # a worker started without ``videogen worker``: load once, keep
+def install(process: WorkerProcess) -> None:
+    """Make ``process`` the one every job in this process runs with (``videogen worker`` does, once)."""
+    global _current
+    _current = process
+
+
+def current_process() -> WorkerProcess:
+    """The installed ``WorkerProcess``; a worker started without ``videogen worker`` (a plain ``rq worker``)
+    loads one from the settings on its first job and keeps it."""
+    global _current
+    if _current is None:
         from core.connection import worker_redis
         from core.settings import get_settings
         from worker.runtime import load_runtime
 
         settings = get_settings()
-        install(Context.build(settings, worker_redis(settings.redis_url)), load_runtime(settings))
-    return _process["ctx"], _process["runtime"]
+        _current = WorkerProcess(
+            Context.build(settings, worker_redis(settings.redis_url)), load_runtime(settings)
+        )
+    return _current
 
 
 def generate_video(video_id: str, attempt: int) -> str:
@@ -81,12 +89,9 @@ def generate_video(video_id: str, attempt: int) -> str:
     requeued)."""
     from rq import get_current_job
 
-    ctx, runtime = _loaded()
     rq_job = get_current_job()
-    timeout_s = int(rq_job.timeout) if rq_job is not None and rq_job.timeout else ctx.settings.job_timeout_s
-    return VideoJob(
-        ctx, runtime, video_id, attempt, _process.get("presence"), timeout_s, _process.get("shutdown")
-    ).run()
+    timeout_s = int(rq_job.timeout) if rq_job is not None and rq_job.timeout else None
+    return VideoJob(current_process(), video_id, attempt, timeout_s).run()
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -127,22 +132,16 @@ class VideoJob:
     """One attempt of one video."""
 
     def __init__(
-        self,
-        ctx: Context,
-        runtime: Runtime,
-        video_id: str,
-        attempt: int,
-        presence: WorkerPresence | None,
-        timeout_s: int | None = None,
-        shutdown: Shutdown | None = None,
+        self, process: WorkerProcess, video_id: str, attempt: int, timeout_s: int | None = None
     ) -> None:
+        ctx, runtime, shutdown = process.ctx, process.runtime, process.shutdown
         self.ctx = ctx
         self.timeout_s = timeout_s if timeout_s is not None else ctx.settings.job_timeout_s
         self.runtime = runtime
         self.video_id = video_id
         self.attempt = attempt
         self.priority = Priority.NORMAL  # the record's, once _start has read it
-        self.presence = presence
+        self.presence = process.presence
         self.shutdown = shutdown
         interrupt = shutdown.interrupt_reason if shutdown is not None else None
         self.tracker = ProgressTracker(
@@ -188,16 +187,20 @@ class VideoJob:
         """Claim the video: still queued on this attempt and asking for what the model can do. It becomes
         in_progress together with its first heartbeat, in one step. Returns the parameters or an outcome."""
         record = self.ctx.records.get(self.video_id)
-        if record is None or record["status"] != VideoStatus.QUEUED or record["attempt"] != self.attempt:
+        if record is None or record.status is not VideoStatus.QUEUED or record.attempt != self.attempt:
             logger.info(
                 "video %s attempt %d: no longer queued on this attempt; skipped", self.video_id, self.attempt
             )
             return "skipped"
-        self.priority = priority_of(record)
-        try:
-            params = fill_for_model(VideoParams.model_validate(record["params"]), self.runtime.capabilities)
-        except InvalidInputError as exc:
-            return self._fail(exc)
+        self.priority = record.priority
+        params = record.params
+        if (
+            not params.is_complete
+        ):  # submitted before any worker announced its model: the API could not fill it
+            try:
+                params = fill_for_model(params, self.runtime.capabilities)
+            except InvalidInputError as exc:
+                return self._fail(exc)
         started = self.ctx.records.transition(
             self.video_id,
             [VideoStatus.QUEUED],
@@ -205,7 +208,7 @@ class VideoJob:
             {
                 "started_at": time.time(),
                 "worker": self._worker_name(),
-                "params": params.model_dump(),
+                "params": params,
                 "backends": self.runtime.backends,
                 "progress": 0,
             },
@@ -273,13 +276,15 @@ class VideoJob:
             raise InvalidReferenceError(f"the reference image cannot be read: {exc}") from exc
 
     def _encode(self, frames: Any, reference: Any, fps: float) -> list[tuple[str, bytes]]:
-        """(variant, bytes) for the MP4, its thumbnail and the reference PNG; frames are uint8 (F, H, W, 3)."""
-        from core.media import encode_mp4, png_bytes, thumbnail_jpeg
+        """(variant, bytes) for the MP4, its thumbnail, spritesheet and the reference PNG; frames are uint8
+        (F, H, W, 3)."""
+        from core.media import encode_mp4, png_bytes, spritesheet_jpeg, thumbnail_jpeg
 
         self.tracker(Stage.ENCODE, 0, 1)
         files = [
             ("video", encode_mp4(frames, fps)),
             ("thumbnail", thumbnail_jpeg(frames[0])),
+            ("spritesheet", spritesheet_jpeg(frames)),
             ("reference", png_bytes(reference)),
         ]
         self.tracker(Stage.ENCODE, 1, 1)
@@ -319,16 +324,7 @@ class VideoJob:
         """Put the video back to ``queued`` on this same attempt (a shutdown is not the video's failure), without
         any file this run stored; the worker re-enqueues the job when it returns (``Shutdown.hand_back``)."""
         self._remove_outputs(keep_input=True)
-        reset = {
-            "progress": 0,
-            "stage": None,
-            "started_at": None,
-            "worker": None,
-            "backends": None,
-            "timings": None,
-            "memory": None,
-            "queued_at": time.time(),
-        }
+        reset = requeue_fields(time.time())
         if (
             self.ctx.records.transition(
                 self.video_id, [VideoStatus.IN_PROGRESS], VideoStatus.QUEUED, reset, attempt=self.attempt

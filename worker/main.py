@@ -68,7 +68,7 @@ def run_worker(
         period_s=min(2.0, settings.heartbeat_ttl_s / 3),
     )
     shutdown = Shutdown(settings.worker_drain_s)
-    jobs.install(ctx, runtime, presence, shutdown)
+    jobs.install(jobs.WorkerProcess(ctx, runtime, presence, shutdown))
     presence.start()
     loops = start_maintenance(ctx) if maintenance else []
     try:

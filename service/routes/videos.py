@@ -16,7 +16,8 @@ from core.keys import is_video_id
 from core.lifecycle import finish
 from core.logging import set_log_fields
 from core.params import VideoRequest
-from core.video import TERMINAL, Video, VideoStatus, priority_of, video_from_record
+from core.records import VideoRecord
+from core.video import Video, VideoStatus
 from service.deps import ContextDep, PrincipalDep
 from service.schemas import DeletedVideo, ErrorBody, VideoList
 from service.submission import read_submission, submit
@@ -31,18 +32,18 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
 
-def present(ctx: Context, record: dict[str, Any]) -> Video:
+def present(ctx: Context, record: VideoRecord) -> Video:
     """The public object of a record, with its queue position while queued."""
     position = None
-    if record["status"] == VideoStatus.QUEUED:
-        position = ctx.queue.position(record["id"], record["attempt"], priority_of(record))
-    return video_from_record(record, position)
+    if record.status is VideoStatus.QUEUED:
+        position = ctx.queue.position(record.id, record.attempt, record.priority)
+    return record.to_video(position)
 
 
-def load_owned(ctx: Context, owner: str, video_id: str) -> dict[str, Any]:
+def load_owned(ctx: Context, owner: str, video_id: str) -> VideoRecord:
     """The record of ``video_id`` if it exists and belongs to ``owner``; otherwise ``NotFoundError``."""
     record = ctx.records.get(video_id) if is_video_id(video_id) else None
-    if record is None or record.get("owner") != owner:
+    if record is None or record.owner != owner:
         raise NotFoundError(f"no video {video_id!r}")
     return record
 
@@ -95,8 +96,8 @@ async def create_video(
     record, replayed = await run_in_threadpool(
         submit, ctx, principal, video_request, reference, idempotency_key
     )
-    set_log_fields(video_id=record["id"])  # an idempotent replay names an earlier video
-    response.headers["Location"] = f"/videos/{record['id']}"
+    set_log_fields(video_id=record.id)  # an idempotent replay names an earlier video
+    response.headers["Location"] = f"/videos/{record.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     wait_s = requested_wait(prefer, ctx.settings.max_wait_s)
@@ -109,11 +110,11 @@ async def create_video(
     return video
 
 
-async def _wait_for_finish(ctx: Context, record: dict[str, Any], wait_s: float) -> dict[str, Any]:
+async def _wait_for_finish(ctx: Context, record: VideoRecord, wait_s: float) -> VideoRecord:
     deadline = time.monotonic() + wait_s
-    while record["status"] not in TERMINAL and time.monotonic() < deadline:
+    while not record.status.is_terminal and time.monotonic() < deadline:
         await asyncio.sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))
-        latest = await run_in_threadpool(ctx.records.get, record["id"])
+        latest = await run_in_threadpool(ctx.records.get, record.id)
         if latest is None:
             break
         record = latest
@@ -158,16 +159,16 @@ def cancel_video(video_id: str, ctx: ContextDep, principal: PrincipalDep) -> Vid
     are removed. Cancelling a cancelled video is a no-op; a completed or failed one is a 409."""
     record = load_owned(ctx, principal.owner, video_id)
     for _ in range(3):  # the state may move under us (started, finished): decide again
-        status = VideoStatus(record["status"])
+        status = record.status
         if status is VideoStatus.CANCELLED:
             return present(ctx, record)
         if status.is_terminal:
             raise ConflictError(
                 f"video {video_id} is {status.value}; it cannot be cancelled", code="not_cancellable"
             )
-        if finish(ctx, video_id, VideoStatus.CANCELLED, [status], attempt=record["attempt"]):
+        if finish(ctx, video_id, VideoStatus.CANCELLED, [status], attempt=record.attempt):
             if status is VideoStatus.QUEUED:
-                ctx.queue.withdraw(video_id, record["attempt"], priority_of(record))
+                ctx.queue.withdraw(video_id, record.attempt, record.priority)
             break
         record = load_owned(ctx, principal.owner, video_id)
     return present(ctx, load_owned(ctx, principal.owner, video_id))
@@ -182,8 +183,8 @@ def cancel_video(video_id: str, ctx: ContextDep, principal: PrincipalDep) -> Vid
 def delete_video(video_id: str, ctx: ContextDep, principal: PrincipalDep) -> DeletedVideo:
     """Delete a finished video's files and record. Cancel a queued or running one first (409 otherwise)."""
     record = load_owned(ctx, principal.owner, video_id)
-    if VideoStatus(record["status"]) not in TERMINAL:
-        raise ConflictError(f"video {video_id} is {record['status']}; cancel it first", code="not_finished")
+    if not record.status.is_terminal:
+        raise ConflictError(f"video {video_id} is {record.status}; cancel it first", code="not_finished")
     ctx.storage.delete_all(video_id)
     ctx.records.delete(record)
     return DeletedVideo(id=video_id)

@@ -112,8 +112,10 @@ function render(video) {
 }
 
 function elapsedSeconds(video) {
-  if (!video.started_at || !video.completed_at) return null;
-  return (Date.parse(video.completed_at) - Date.parse(video.started_at)) / 1000;
+  // The stages' own seconds (the timestamps are whole unix seconds, as the OpenAI SDK types them).
+  const timings = Object.values(video.timings || {});
+  if (!timings.length) return null;
+  return timings.reduce((sum, seconds) => sum + seconds, 0);
 }
 
 function renderStages(video) {

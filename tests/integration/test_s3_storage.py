@@ -3,6 +3,8 @@ to S3, the presigned redirect, and an outage during a job (storage_error, nothin
 
 from __future__ import annotations
 
+from email.utils import parsedate_to_datetime
+
 import httpx
 import pytest
 from integration_harness import QUICK, make_api, wait_for, wait_ready
@@ -28,13 +30,17 @@ def test_s3_backend_objects_ranges_and_presigned_urls(group_values):
     store.put(vid, "video.mp4", data, "video/mp4")
     assert store.size(vid, "video.mp4") == len(data) and store.size(vid, "reference.png") is None
     assert b"".join(store.read(vid, "video.mp4", 100, 4099)) == data[100:4100]
-    url = store.presigned_url(vid, "video.mp4", 60, "video/mp4")
+    info = store.stat(vid, "video.mp4")
+    url = store.presigned_url(vid, "video.mp4", 60, "video/mp4", f'inline; filename="{vid}.mp4"')
     fetched = httpx.get(url)
     assert (
         fetched.status_code == 200
         and fetched.content == data
         and fetched.headers["content-type"] == "video/mp4"
     )
+    assert fetched.headers["content-disposition"] == f'inline; filename="{vid}.mp4"'
+    assert info.size == len(data) and info.etag == fetched.headers["etag"] and info.path is None
+    assert abs(info.last_modified - parsedate_to_datetime(fetched.headers["last-modified"]).timestamp()) < 1
     assert store.names(vid) == ["video.mp4"]
     store.delete_all(vid)
     assert store.names(vid) == [] and store.size(vid, "video.mp4") is None

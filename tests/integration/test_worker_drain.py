@@ -34,7 +34,7 @@ def test_sigterm_hands_the_running_video_back_and_another_worker_completes_it(
         draining = start_worker(drain_values, "shared-drain")
         blocker = api.post("/videos", json={**QUICK, "num_frames": 2, "num_inference_steps": 500}).json()
         assert wait_for(api, blocker["id"], {"in_progress"})["id"]
-        assert ctx.records.get(blocker["id"])["worker"] == shared_worker.name
+        assert ctx.records.get(blocker["id"]).worker == shared_worker.name
         draining.wait_ready()
 
         form = {k: str(v) for k, v in {**QUICK, "num_frames": 8, "num_inference_steps": 30}.items()}
@@ -42,10 +42,10 @@ def test_sigterm_hands_the_running_video_back_and_another_worker_completes_it(
         Image.new("RGB", (48, 48), (20, 200, 20)).save(png, format="PNG")
         files = {"reference_image": ("g.png", png.getvalue(), "image/png")}
         vid = api.post("/videos", data=form, files=files).json()["id"]
-        while (record := ctx.records.get(vid))["stage"] not in ("base", "super_resolution"):
-            assert record["status"] in ("queued", "in_progress"), record
+        while (record := ctx.records.get(vid)).stage not in ("base", "super_resolution"):
+            assert record.status in ("queued", "in_progress"), record
             time.sleep(0.02)
-        assert record["worker"] == "shared-drain" and record["attempt"] == 1, record
+        assert record.worker == "shared-drain" and record.attempt == 1, record
         draining.proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         code = draining.proc.wait(timeout=DRAIN_S + EXIT_MARGIN_S + 30)
@@ -65,7 +65,7 @@ def test_sigterm_hands_the_running_video_back_and_another_worker_completes_it(
     assert handed_back["queue_position"] == 0 and handed_back["error"] is None
     assert names == ["input.png"]  # no partial output; the client's reference image stays for the rerun
     assert done["status"] == "completed" and done["attempt"] == 1, done
-    assert ctx.records.get(vid)["worker"] == shared_worker.name
+    assert ctx.records.get(vid).worker == shared_worker.name
     frames = read_video(b"".join(ctx.storage.read(vid, "video.mp4")))
     assert frames.shape == (8, 32, 32, 3)
 

@@ -27,8 +27,8 @@ def test_a_busy_worker_rides_out_a_redis_restart(tmp_path):
         ctx = api.app.state.context
         body = {**QUICK, "num_frames": 8, "num_inference_steps": 16}
         ids = [api.post("/videos", json=body).json()["id"] for _ in range(VIDEOS)]
-        while (record := ctx.records.get(ids[0]))["progress"] < 10:  # well into the first job
-            assert record["status"] in ("queued", "in_progress"), record
+        while (record := ctx.records.get(ids[0])).progress < 10:  # well into the first job
+            assert record.status in ("queued", "in_progress"), record
             time.sleep(0.02)
         server.terminate()  # SIGTERM: Redis flushes its append-only file and exits
         server.wait(timeout=20)
@@ -36,7 +36,7 @@ def test_a_busy_worker_rides_out_a_redis_restart(tmp_path):
         assert worker.proc.poll() is None, worker.log()
         server = start_redis(port, folder)
         done = [wait_for(api, video_id, {"completed", "failed"}, timeout_s=120) for video_id in ids]
-        served_by = {ctx.records.get(video_id)["worker"] for video_id in ids}
+        served_by = {ctx.records.get(video_id).worker for video_id in ids}
     finally:
         api.__exit__(None, None, None)
         worker.stop()

@@ -6,7 +6,8 @@ from core.context import Context
 from core.keys import new_video_id
 from core.maintenance import sweep_expired, sweep_lost, sweep_orphans
 from core.queue import job_id
-from core.video import Priority, VideoStatus
+from core.records import VideoRecord
+from core.video import Priority, VideoParams, VideoStatus
 
 
 def make_ctx(make_settings, **overrides):
@@ -14,10 +15,22 @@ def make_ctx(make_settings, **overrides):
     return Context.build(settings, redis.Redis.from_url(settings.redis_url))
 
 
+def queued_record(vid, queued_at, attempt=1):
+    params = VideoParams(prompt="x", fps=8.0, seed=1)
+    return VideoRecord(
+        id=vid,
+        owner="o",
+        status=VideoStatus.QUEUED,
+        attempt=attempt,
+        created_at=queued_at,
+        queued_at=queued_at,
+        params=params,
+    )
+
+
 def running_video(ctx, attempt=1):
     vid = new_video_id()
-    ctx.records.create({"id": vid, "owner": "o", "status": "queued", "progress": 0, "attempt": attempt,
-                        "created_at": time.time(), "params": {"prompt": "x", "fps": 8.0, "seed": 1}})  # fmt: skip
+    ctx.records.create(queued_record(vid, time.time(), attempt))
     assert ctx.records.transition(vid, [VideoStatus.QUEUED], VideoStatus.IN_PROGRESS, {"progress": 40}) == 1
     return vid
 
@@ -27,7 +40,7 @@ def test_a_job_with_a_live_heartbeat_is_left_alone(make_settings):
     vid = running_video(ctx)
     ctx.redis.set(ctx.keys.heartbeat(vid), "1", px=3000)
     assert sweep_lost(ctx) == 0
-    assert ctx.records.get(vid)["status"] == "in_progress"
+    assert ctx.records.get(vid).status == "in_progress"
 
 
 def test_a_lost_job_is_requeued_at_the_front_as_a_new_attempt(make_settings):
@@ -36,7 +49,7 @@ def test_a_lost_job_is_requeued_at_the_front_as_a_new_attempt(make_settings):
     vid = running_video(ctx)
     assert sweep_lost(ctx) == 1
     record = ctx.records.get(vid)
-    assert (record["status"], record["attempt"], record["progress"], record["stage"]) == (
+    assert (record.status, record.attempt, record.progress, record.stage) == (
         "queued",
         2,
         0,
@@ -52,8 +65,8 @@ def test_a_job_out_of_attempts_fails_with_worker_lost(make_settings):
     vid = running_video(ctx, attempt=2)
     assert sweep_lost(ctx) == 1
     record = ctx.records.get(vid)
-    assert record["status"] == "failed" and record["error"]["code"] == "worker_lost"
-    assert record["expires_at"] > time.time()
+    assert record.status == "failed" and record.error.code == "worker_lost"
+    assert record.expires_at > time.time()
     assert ctx.records.running_ids() == []
 
 
@@ -70,9 +83,7 @@ def test_expired_videos_lose_files_and_record(make_settings):
 
 def queued_video(ctx, queued_at, enqueue):
     vid = new_video_id()
-    ctx.records.create({"id": vid, "owner": "o", "status": "queued", "progress": 0, "attempt": 1,
-                        "created_at": queued_at, "queued_at": queued_at,
-                        "params": {"prompt": "x", "fps": 8.0, "seed": 1}})  # fmt: skip
+    ctx.records.create(queued_record(vid, queued_at))
     if enqueue:
         ctx.queue.enqueue(vid, 1, Priority.NORMAL)
     return vid

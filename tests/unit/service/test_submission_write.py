@@ -17,7 +17,7 @@ def test_record_and_job_are_written_together(client):
     response = client.post("/videos", json={"prompt": "x"})
     assert response.status_code == 202
     vid = response.json()["id"]
-    assert ctx.records.get(vid)["status"] == "queued"
+    assert ctx.records.get(vid).status == "queued"
     job = Job.fetch(job_id(vid, 1), connection=ctx.redis)
     assert tuple(job.args) == (vid, 1) and job.func_name == "worker.jobs.generate_video"
     assert ctx.queue.depth() == 1

@@ -5,8 +5,9 @@ import redis
 
 from core.context import Context
 from core.keys import new_video_id
+from core.records import VideoRecord
 from core.stages import PIPELINE_STAGES
-from core.video import Priority, VideoParams
+from core.video import Priority, VideoParams, VideoStatus
 from worker.runtime import Runtime
 
 # Small and fast: 2 frames at 32x32, one step, no temporal upsampling.
@@ -45,9 +46,16 @@ def queue_video(ctx):
     def make(priority: Priority = Priority.NORMAL, **params):
         vid = new_video_id()
         values = {"prompt": "a red ball moving right", "fps": 8.0, "seed": 7, **FAST, **params}
-        ctx.records.create({"id": vid, "owner": "o", "status": "queued", "priority": priority, "progress": 0,
-                            "attempt": 1, "created_at": time.time(),
-                            "params": VideoParams(**values).model_dump()})  # fmt: skip
+        ctx.records.create(
+            VideoRecord(
+                id=vid,
+                owner="o",
+                status=VideoStatus.QUEUED,
+                priority=priority,
+                created_at=time.time(),
+                params=VideoParams(**values),
+            )
+        )
         ctx.queue.enqueue(vid, 1, priority)
         return vid
 

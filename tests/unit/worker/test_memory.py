@@ -5,7 +5,7 @@ from pathlib import Path
 
 from core.metrics import read_stage_histograms
 from core.video import STAGES
-from worker.jobs import VideoJob
+from worker.jobs import VideoJob, WorkerProcess
 from worker.memory import HostPeak, probe_for
 from worker.progress import ProgressTracker
 
@@ -73,8 +73,8 @@ def test_the_tracker_keeps_each_stages_peak(ctx, queue_video):
 
 def test_a_job_records_peak_memory_per_stage(ctx, runtime, queue_video):
     vid = queue_video(num_frames=4, temporal_upsampling=1)
-    assert VideoJob(ctx, runtime, vid, 1, None).run() == "completed"
-    memory = ctx.records.get(vid)["memory"]
+    assert VideoJob(WorkerProcess(ctx, runtime), vid, 1).run() == "completed"
+    memory = ctx.records.get(vid).memory
     assert set(memory) == set(STAGES)
     assert all(50 * MiB < peak < 8 * 1024 * MiB for peak in memory.values())  # a torch process's resident set
     histogram = read_stage_histograms(ctx.redis, ctx.keys.stage_memory)

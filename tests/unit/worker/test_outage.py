@@ -44,9 +44,9 @@ def test_progress_during_an_outage_is_dropped_then_the_latest_written(ctx, queue
     assert flaky.calls == calls
     flaky.down = False
     now[0] = OUTAGE_PROBE_S * 1.5
-    assert ctx.records.get(vid)["progress"] == overall_percent("base", 1, 10)
+    assert ctx.records.get(vid).progress == overall_percent("base", 1, 10)
     tracker("base", 9, 10)
-    assert ctx.records.get(vid)["progress"] == overall_percent("base", 9, 10)  # the latest, once it answers
+    assert ctx.records.get(vid).progress == overall_percent("base", 9, 10)  # the latest, once it answers
 
 
 def test_retry_redis_waits_out_an_outage_with_backoff():

@@ -10,7 +10,7 @@ from worker.main import run_worker
 
 
 def started_order(ctx, ids):
-    return sorted(ids, key=lambda vid: ctx.records.get(vid)["started_at"])
+    return sorted(ids, key=lambda vid: ctx.records.get(vid).started_at)
 
 
 def test_a_worker_takes_the_highest_priority_first(make_settings, runtime, ctx, queue_video):
@@ -18,7 +18,7 @@ def test_a_worker_takes_the_highest_priority_first(make_settings, runtime, ctx, 
     normal = queue_video()
     high = queue_video(priority=Priority.HIGH)
     assert run_worker(make_settings(), name="all", burst=True, runtime=runtime, maintenance=False) == 0
-    assert all(ctx.records.get(v)["status"] == "completed" for v in (low, normal, high))
+    assert all(ctx.records.get(v).status == "completed" for v in (low, normal, high))
     assert started_order(ctx, [low, normal, high]) == [high, normal, low]
 
 
@@ -26,8 +26,8 @@ def test_a_worker_serves_only_its_priorities(make_settings, runtime, ctx, queue_
     normal, high = queue_video(), queue_video(priority=Priority.HIGH)
     settings = make_settings(worker_priorities=[Priority.HIGH])
     assert run_worker(settings, name="fast-lane", burst=True, runtime=runtime, maintenance=False) == 0
-    assert ctx.records.get(high)["status"] == "completed"
-    assert ctx.records.get(normal)["status"] == "queued"
+    assert ctx.records.get(high).status == "completed"
+    assert ctx.records.get(normal).status == "queued"
     assert ctx.queue.position(normal, 1, Priority.NORMAL) == 0
 
 

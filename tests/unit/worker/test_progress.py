@@ -29,13 +29,13 @@ def test_tracker_throttles_writes_times_stages_and_stops_when_cancelled(ctx, que
     clock = FakeClock()
     tracker = ProgressTracker(ctx.records, vid, 1, interval_s=10.0, clock=clock)
     tracker("base", 1, 10)  # stage change: written
-    assert ctx.records.get(vid)["progress"] == overall_percent("base", 1, 10)
+    assert ctx.records.get(vid).progress == overall_percent("base", 1, 10)
     clock.now = 1.0
     tracker("base", 5, 10)  # within the interval: not written
-    assert ctx.records.get(vid)["progress"] == overall_percent("base", 1, 10)
+    assert ctx.records.get(vid).progress == overall_percent("base", 1, 10)
     clock.now = 2.5
     tracker("base", 10, 10)  # last step of a stage: always written
-    assert ctx.records.get(vid)["progress"] == overall_percent("base", 10, 10)
+    assert ctx.records.get(vid).progress == overall_percent("base", 10, 10)
     clock.now = 3.0
     tracker("decode", 1, 1)
     assert tracker.finish() == {"base": 3.0, "decode": 0.0}

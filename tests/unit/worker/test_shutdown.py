@@ -16,7 +16,7 @@ from core.errors import JobInterruptedError
 from core.metrics import read_finished
 from core.queue import job_id
 from core.video import Priority, VideoStatus
-from worker.jobs import VideoJob
+from worker.jobs import VideoJob, WorkerProcess
 from worker.main import run_worker
 from worker.progress import ProgressTracker
 from worker.shutdown import Shutdown
@@ -63,11 +63,11 @@ def test_an_interrupted_job_goes_back_to_queued_on_the_same_attempt_without_file
     ctx.storage.put(vid, "thumbnail.jpg", b"left by an earlier run", "image/jpeg")
     shutdown = Shutdown(drain_s=0.0)
     shutdown.request()  # the deadline has passed: the first step stops the job
-    assert VideoJob(ctx, runtime, vid, 1, None, shutdown=shutdown).run() == "requeued"
+    assert VideoJob(WorkerProcess(ctx, runtime, shutdown=shutdown), vid, 1).run() == "requeued"
     record = ctx.records.get(vid)
-    assert record["status"] == "queued" and record["attempt"] == 1
-    assert record["progress"] == 0 and record["stage"] is None and record["started_at"] is None
-    assert record["worker"] is None and record["error"] is None and record["completed_at"] is None
+    assert record.status == "queued" and record.attempt == 1
+    assert record.progress == 0 and record.stage is None and record.started_at is None
+    assert record.worker is None and record.error is None and record.completed_at is None
     assert ctx.storage.names(vid) == ["input.png"]  # the client's image stays for the next run
     assert shutdown.take_handed_back() == [(vid, 1, Priority.LOW)]  # re-enqueued after RQ lets go, same queue
     assert vid in ctx.records.queued_ids() and vid not in ctx.records.running_ids()
@@ -118,7 +118,7 @@ def signal_when(condition: Callable[[], bool], count: int = 1, gap_s: float = 1.
 
 
 def in_stage(ctx, vid: str, stages: set[str]) -> Callable[[], bool]:
-    return lambda: (ctx.records.get(vid) or {}).get("stage") in stages
+    return lambda: getattr(ctx.records.get(vid), "stage", None) in stages
 
 
 def test_sigterm_while_idle_stops_the_worker_at_once(
@@ -148,9 +148,9 @@ def test_a_job_that_finishes_within_the_drain_window_completes(
     assert time.monotonic() - started < 45
     assert "SIGTERM: taking no new jobs; the running video has 60 s to finish" in caplog.text  # it was busy
     record = ctx.records.get(running)
-    assert record["status"] == "completed" and record["attempt"] == 1, record
-    assert ctx.storage.names(running) == ["reference.png", "thumbnail.jpg", "video.mp4"]
-    assert ctx.records.get(waiting)["status"] == "queued"
+    assert record.status == "completed" and record.attempt == 1, record
+    assert ctx.storage.names(running) == ["reference.png", "spritesheet.jpg", "thumbnail.jpg", "video.mp4"]
+    assert ctx.records.get(waiting).status == "queued"
     assert ctx.queue.position(waiting, 1, Priority.NORMAL) == 0
 
 
@@ -164,8 +164,8 @@ def test_a_job_past_the_drain_deadline_is_handed_back_and_runs_again(
     assert run_worker(settings, name="first", runtime=runtime, maintenance=False) == 0
     assert time.monotonic() - started < 30
     record = ctx.records.get(vid)
-    assert record["status"] == "queued" and record["attempt"] == 1, record
-    assert record["progress"] == 0 and record["stage"] is None and record["worker"] is None
+    assert record.status == "queued" and record.attempt == 1, record
+    assert record.progress == 0 and record.stage is None and record.worker is None
     assert ctx.storage.names(vid) == []
     assert ctx.queue.depths() == {
         Priority.HIGH: 1,
@@ -178,7 +178,7 @@ def test_a_job_past_the_drain_deadline_is_handed_back_and_runs_again(
 
     assert run_worker(settings, name="second", burst=True, runtime=runtime, maintenance=False) == 0
     record = ctx.records.get(vid)
-    assert record["status"] == "completed" and record["attempt"] == 1 and record["worker"] == "second"
+    assert record.status == "completed" and record.attempt == 1 and record.worker == "second"
     assert read_finished(ctx.redis, ctx.keys) == {"completed": 1}
 
 
@@ -192,5 +192,5 @@ def test_a_second_signal_hands_the_job_back_at_once(
     assert run_worker(settings, name="twice", runtime=runtime, maintenance=False) == 0
     assert time.monotonic() - started < 60  # far less than the drain window or the job
     record = ctx.records.get(vid)
-    assert record["status"] == "queued" and record["attempt"] == 1
+    assert record.status == "queued" and record.attempt == 1
     assert ctx.queue.position(vid, 1, Priority.NORMAL) == 0
