@@ -20,7 +20,7 @@ from service.routes.videos import error_responses, load_owned
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 
-Variant = Literal["video", "thumbnail", "reference"]
+Variant = Literal["video", "thumbnail", "spritesheet", "reference"]
 
 CONTENT_RESPONSES = {
     200: {
@@ -51,7 +51,10 @@ def get_content(
     ctx: ContextDep,
     principal: PrincipalDep,
     variant: Annotated[
-        Variant, Query(description="video (MP4), thumbnail (JPEG) or reference (PNG)")
+        Variant,
+        Query(
+            description="video (MP4), thumbnail (JPEG), spritesheet (JPEG grid of frames) or reference (PNG)"
+        ),
     ] = "video",
     range_header: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
@@ -59,9 +62,9 @@ def get_content(
     if_range: Annotated[str | None, Header(alias="If-Range")] = None,
 ) -> Response:
     record = load_owned(ctx, principal.owner, video_id)
-    if record["status"] != VideoStatus.COMPLETED:
+    if record.status is not VideoStatus.COMPLETED:
         raise ConflictError(
-            f"video {video_id} is {record['status']}; content exists once it is completed", code="not_ready"
+            f"video {video_id} is {record.status}; content exists once it is completed", code="not_ready"
         )
     name, mime = VARIANTS[variant], MIME_TYPES[variant]
     info = ctx.storage.stat(video_id, name)
