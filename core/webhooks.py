@@ -24,6 +24,7 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from core.webhook_secret import decode_secret
 
 logger = logging.getLogger(__name__)
 
-LEASE_S = 30.0  # a claimed delivery is offered again after this, should its sender die
+LEASE_S = 30.0  # a claimed delivery is offered again after this (or 4 send timeouts), should its sender die
 SENDERS = 8  # deliveries in flight at once, per process
 PER_HOST = 2  # of which at most this many to one host (name and port)
 SCAN = 200  # due deliveries looked at per pump: those of busy hosts are skipped, not waited for
@@ -172,13 +173,15 @@ def post_pinned(
     raise error if error is not None else httpx.ConnectError(f"no address to connect to for {target.url}")
 
 
-def webhook_client(timeout_s: float) -> httpx.Client:
+def webhook_client(timeout_s: float, verify: ssl.SSLContext | bool = True) -> httpx.Client:
     """The HTTP client for webhook sends: no proxies from the environment (a send must reach the checked address
-    itself) and no kept-alive connections (one to an address under one TLS name is never reused for another)."""
+    itself) and no kept-alive connections (one to an address under one TLS name is never reused for another).
+    ``verify``: the trust for TLS certificates (default: the system's; tests pass their own CA)."""
     return httpx.Client(
         timeout=timeout_s,
         follow_redirects=False,
         trust_env=False,
+        verify=verify,
         limits=httpx.Limits(max_keepalive_connections=0),
     )
 
@@ -191,6 +194,8 @@ class WebhookOutbox:
         self.keys = keys
         self.settings = settings
         self._claim = client.register_script(_CLAIM)
+        # longer than a send can take (connect, write, read, each up to the timeout), so no second send overlaps
+        self.lease_s = max(LEASE_S, 4 * settings.webhook_timeout_s)
 
     def schedule(self, url: str, body: bytes, video_id: str) -> str:
         """Queue one message for delivery now; returns its ``webhook-id``."""
@@ -217,9 +222,9 @@ class WebhookOutbox:
         return [(msg_id, url.decode()) for msg_id, url in zip(ids, urls, strict=True) if url is not None]
 
     def claim(self, msg_id: str) -> bool:
-        """Lease a due delivery for ``LEASE_S``; False when it is not due (another process claimed it)."""
+        """Lease a due delivery for ``lease_s``; False when it is not due (another process claimed it)."""
         now = time.time()
-        return bool(self._claim(keys=[self.keys.webhooks_due], args=[msg_id, now, now + LEASE_S]))
+        return bool(self._claim(keys=[self.keys.webhooks_due], args=[msg_id, now, now + self.lease_s]))
 
     def deliver(self, client: httpx.Client, msg_id: str) -> None:
         """Send one claimed delivery; on failure schedule its retry, or drop it after the last attempt."""
@@ -296,11 +301,17 @@ class WebhookSender:
     to one host (name and port), each bounded by ``webhook_timeout_s`` per connect/read/write. A slow or dead
     receiver therefore holds up only its own deliveries; the others' go out on the next ``pump``."""
 
-    def __init__(self, outbox: WebhookOutbox, senders: int = SENDERS, per_host: int = PER_HOST) -> None:
+    def __init__(
+        self,
+        outbox: WebhookOutbox,
+        senders: int = SENDERS,
+        per_host: int = PER_HOST,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.outbox = outbox
         self.senders = senders
         self.per_host = per_host
-        self.http = webhook_client(outbox.settings.webhook_timeout_s)
+        self.http = http if http is not None else webhook_client(outbox.settings.webhook_timeout_s)
         self._lock = threading.Lock()
         self._busy: Counter[str] = Counter()
         self._idle = threading.Condition(self._lock)

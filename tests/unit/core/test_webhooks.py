@@ -1,12 +1,19 @@
+import datetime
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 import redis
 import standardwebhooks
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from core import webhooks
 from core.errors import InvalidWebhookURLError
@@ -55,7 +62,7 @@ class Receiver:
     """A real HTTP server on loopback that records requests and answers with scripted statuses, each after
     ``delay_s``."""
 
-    def __init__(self, statuses=(), delay_s=0.0):
+    def __init__(self, statuses=(), delay_s=0.0, tls=None):
         self.statuses = list(statuses)
         self.requests = []
         receiver = self
@@ -77,6 +84,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}/hook"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
@@ -189,7 +198,7 @@ def test_a_send_connects_to_the_checked_address_and_never_resolves_again(make_se
 def test_the_target_keeps_the_name_for_host_and_tls_and_pins_the_address():
     target = resolve_webhook_url("https://127.0.0.1:8443/a?b=1", allow_private=True)
     assert target.addresses == ("127.0.0.1",) and target.host_header == "127.0.0.1:8443"
-    named = webhooks.WebhookTarget(webhooks.httpx.URL("https://Hooks.Example.com/x"), ("2001:db8::1",))
+    named = webhooks.WebhookTarget(httpx.URL("https://Hooks.Example.com/x"), ("2001:db8::1",))
     assert str(named.pinned("2001:db8::1")) == "https://[2001:db8::1]/x"
     assert named.host_header == "hooks.example.com"
 
@@ -221,3 +230,68 @@ def test_a_slow_receiver_does_not_hold_up_the_others(make_settings):
         fast.close()
         sender.close()
     assert len(slow.requests) == 3 and len(fast.requests) == 1 and outbox.pending() == 0
+
+
+def self_signed(name, folder):
+    """A certificate for DNS name ``name`` signed by its own key: (cert file, key file, PEM text)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (folder / f"{name}.pem").write_bytes(pem)
+    (folder / f"{name}.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return folder / f"{name}.pem", folder / f"{name}.key", pem.decode()
+
+
+@pytest.mark.parametrize("cert_name", ["hooks.example.test", "other.example.test"])
+def test_https_sends_the_name_in_sni_and_checks_the_certificate_against_it(
+    make_settings, monkeypatch, tmp_path, cert_name
+):
+    """Connecting to the pinned address must not weaken TLS: the server sees the URL's name in SNI, and a
+    certificate for another name is refused although the address is the checked one."""
+    cert_file, key_file, pem = self_signed(cert_name, tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+    seen_sni = []
+    server_tls.sni_callback = lambda sock, name, ctx: seen_sni.append(name)
+    receiver = Receiver(tls=server_tls)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def dns(host, port, *args, **kwargs):
+        if host == "hooks.example.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    settings = make_settings(webhook_secret=new_secret(), webhook_allow_private=True, webhook_max_attempts=1)
+    outbox = WebhookOutbox(redis.Redis.from_url(settings.redis_url), Keys("t"), settings)
+    trust = ssl.create_default_context(cadata=pem)
+    sender = WebhookSender(outbox, http=webhooks.webhook_client(5.0, verify=trust))
+    try:
+        outbox.schedule(f"https://hooks.example.test:{receiver.port}/hook", b"{}", "vid_x")
+        pump_until_sent(outbox, sender, timeout_s=3.0)
+    finally:
+        receiver.close()
+        sender.close()
+    assert seen_sni == ["hooks.example.test"] and outbox.pending() == 0
+    if cert_name == "hooks.example.test":
+        ((headers, _, _),) = receiver.requests
+        assert headers["host"] == f"hooks.example.test:{receiver.port}"
+    else:
+        assert receiver.requests == []  # the certificate names another host: nothing was sent
