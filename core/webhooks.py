@@ -118,13 +118,14 @@ def _resolve(host: str, port: int, allow_private: bool) -> tuple[str, ...]:
     except (socket.gaierror, UnicodeError) as exc:
         raise InvalidWebhookURLError(f"webhook_url host {host!r} does not resolve") from exc
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-    for address in addresses if not allow_private else ():
-        if not _is_public(address):
-            raise InvalidWebhookURLError(
-                f"webhook_url host {host!r} resolves to {address}, a non-public address"
-            )
     if not addresses:
         raise InvalidWebhookURLError(f"webhook_url host {host!r} does not resolve")
+    if not allow_private:
+        for address in addresses:
+            if not _is_public(address):
+                raise InvalidWebhookURLError(
+                    f"webhook_url host {host!r} resolves to {address}, a non-public address"
+                )
     return addresses
 
 
@@ -137,13 +138,16 @@ def check_webhook_url(url: str, allow_private: bool) -> None:
 
 
 def resolve_webhook_url(url: str, allow_private: bool) -> WebhookTarget:
-    """Check ``url`` as ``check_webhook_url`` does, always resolving it (once): the target to send to."""
+    """Check ``url`` as ``check_webhook_url`` does, always resolving it (once): the target to send to. The host
+    checked is the one httpx parses, the same parse the request is built from."""
     _parse(url)
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
         raise InvalidWebhookURLError(f"webhook_url is not a valid URL: {exc}") from exc
     host = parsed.raw_host.decode("ascii")
+    if parsed.scheme not in ("http", "https") or not host:
+        raise InvalidWebhookURLError(f"webhook_url must be an http(s) URL with a host, got {url!r}")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return WebhookTarget(parsed, _resolve(host, port, allow_private))
 
