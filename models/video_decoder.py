@@ -38,6 +38,11 @@ class TemporalMixer(nn.Module):
         nn.init.zeros_(self.attention.proj_out.weight)
         nn.init.zeros_(self.attention.proj_out.bias)
 
+    def last_layers(self) -> list[torch.Tensor]:
+        """Weights and biases of the last layer of each residual branch: all zero, the mixer is the identity."""
+        last = (self.conv.conv4[-1], self.attention.proj_out)
+        return [t for layer in last for t in (layer.weight, layer.bias)]
+
     def forward(self, hidden_states: torch.Tensor, num_frames: int) -> torch.Tensor:
         hidden_states = self.conv(hidden_states, num_frames=num_frames)
         return self.attention(hidden_states, num_frames=num_frames, return_dict=False)[0]
@@ -109,6 +114,21 @@ class VideoDecoder(ModelMixin, ConfigMixin):
         """The parameters added by inflation (what video fine-tuning trains first)."""
         return list(self.temporal_mixers.parameters())
 
+    def identity_mixers(self) -> list[bool]:
+        """Per temporal stage: True where it returns its input exactly, so inference may skip it.
+
+        A stage is the identity when the last layer of both of its residual branches is all zero: a freshly
+        inflated decoder, or one whose temporal layers were never trained (the shipped demo's). Skipping is exact
+        (``x + 0`` is ``x``; the next layer sees another memory layout, so frames agree to float rounding), and
+        at 64x64 those stages cost ~6x the spatial decoder on a CPU
+        (docs/performance.md). Never skipped while gradients are recorded (training must reach those zero layers)
+        nor while tracing or compiling (an exported graph serves any weights).
+        """
+        if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return [False] * len(self.temporal_mixers)
+        nonzero = torch.stack([t.any() for m in self.temporal_mixers for t in m.last_layers()])
+        return (~nonzero.view(len(self.temporal_mixers), -1).any(dim=1)).tolist()  # one host sync
+
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         """Decode a latent video.
 
@@ -126,11 +146,14 @@ class VideoDecoder(ModelMixin, ConfigMixin):
         if self.post_quant_conv is not None:
             z = self.post_quant_conv(z)
         dec = self.decoder
+        skip = self.identity_mixers()
         x = dec.conv_in(z)  # (B*F, C_deep, h, w)
         x = dec.mid_block(x, None)
-        x = self.temporal_mixers[0](x, frames)
-        for up_block, mixer in zip(dec.up_blocks, self.temporal_mixers[1:], strict=True):
+        if not skip[0]:
+            x = self.temporal_mixers[0](x, frames)
+        for up_block, mixer, identity in zip(dec.up_blocks, self.temporal_mixers[1:], skip[1:], strict=True):
             x = up_block(x, None)
-            x = mixer(x, frames)
+            if not identity:
+                x = mixer(x, frames)
         x = dec.conv_out(dec.conv_act(dec.conv_norm_out(x)))  # (B*F, 3, H, W)
         return x.reshape(batch, frames, *x.shape[1:]).transpose(1, 2)

@@ -45,3 +45,26 @@ def test_frame_count_comes_from_the_tensor() -> None:
     with torch.no_grad():
         for frames in (1, 3, 7):
             assert decoder(torch.randn(1, 4, frames, 4, 4)).shape == (1, 3, frames, 8, 8)
+
+
+def test_identity_temporal_stages_are_skipped_at_inference_and_the_output_is_unchanged() -> None:
+    decoder = VideoDecoder.from_vae(tiny_vae(), temporal_attention_head_dim=8).eval()
+    latents = torch.randn(1, 4, 5, 8, 8)
+    with torch.no_grad():
+        assert decoder.identity_mixers() == [True] * 3
+        skipped = decoder(latents)
+    # With gradients on every stage runs (training must reach the zero layers): the same frames up to float32
+    # rounding (the stages' permutes hand the next convolution another memory layout).
+    assert decoder.identity_mixers() == [False] * 3
+    torch.testing.assert_close(decoder(latents).detach(), skipped, rtol=0, atol=1e-5)
+    with torch.no_grad():
+        torch.nn.init.normal_(decoder.temporal_mixers[1].attention.proj_out.weight, std=0.05)
+        assert decoder.identity_mixers() == [True, False, True]  # a trained stage runs
+        assert not torch.allclose(decoder(latents), skipped)
+
+
+def test_zero_temporal_layers_still_get_gradients_in_training() -> None:
+    decoder = VideoDecoder.from_vae(tiny_vae(), temporal_attention_head_dim=8).train()
+    decoder(torch.randn(1, 4, 3, 4, 4)).square().mean().backward()
+    grad = decoder.temporal_mixers[-1].attention.proj_out.weight.grad
+    assert grad is not None and grad.abs().sum() > 0

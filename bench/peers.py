@@ -1,0 +1,386 @@
+"""VideoGen's cascade against one-stage peers of the same size: seconds per video, peak memory, the ratio.
+
+    .venv/bin/python bench/peers.py                                   # demo and mid scales, CPU, fp32
+    .venv/bin/python bench/peers.py --scales demo --repeats 5 --stages
+    .venv/bin/python bench/peers.py --scales base --device cuda --dtype fp16 --compile
+
+The peers are diffusers' ``TextToVideoSDPipeline`` (a ``UNet3DConditionModel``) and ``AnimateDiffPipeline`` (a
+``UNetMotionModel``: an SD ``UNet2DConditionModel`` plus a ``MotionAdapter``), built on the *same* VAE, text
+encoder and tokenizer objects as the videogen pipeline, their UNets with videogen's video-UNet widths (blocks,
+channels, layers, heads, cross-attention width), random weights, the same scheduler (DPM-Solver++ from videogen's
+config). Every pipeline makes the same video: frames, size, steps, guidance scale, one prompt, ``output_type="np"``.
+Calls alternate pipeline by pipeline for ``--repeats`` rounds after one warm-up round, so load from other work on a
+shared machine hits every column alike; the table gives the median.
+
+Scales: ``tiny`` (the test preset, 32x32, for dry runs), ``demo`` (the shipped model's architecture, 64x64),
+``mid`` (``bench/pipeline.py``'s mid preset, 128x128), ``base`` (the paper's: SD-1.5 widths, 256x256; a GPU's).
+Memory: on CUDA the most torch allocated during the call above what was allocated before it (weights of every
+pipeline stay resident); on a CPU the process's peak resident set during the call above the resident set before
+it (``worker.memory``). ``--stages`` adds videogen's seconds and peak memory per stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import (
+    AnimateDiffPipeline,
+    DiffusionPipeline,
+    DPMSolverMultistepScheduler,
+    MotionAdapter,
+    TextToVideoSDPipeline,
+    UNet2DConditionModel,
+    UNet3DConditionModel,
+    UNetMotionModel,
+)
+
+from core.stages import PIPELINE_STAGES, Stage
+from models.loading import build_pipeline
+from models.pipeline_videogen import VideoGenPipeline
+from models.presets import PRESETS
+from worker.memory import MemoryProbe, probe_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline import MID  # (bench/pipeline.py's mid preset: the issue's "mid" scale)
+
+PRESETS.setdefault("mid", MID)  # bench-only; not a shipped model
+PROMPT = "a red circle moving left on a black background"
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# scale -> (preset, height, width); 16 frames everywhere (the issue's comparison)
+SCALES: dict[str, tuple[str, int, int]] = {
+    "tiny": ("tiny", 32, 32),
+    "demo": ("demo", 64, 64),
+    "mid": ("mid", 128, 128),
+    "base": ("base", 256, 256),
+}
+PEERS = ("text-to-video-sd", "animatediff")
+MiB = 1024 * 1024
+
+
+def to_2d(block_types: tuple[str, ...]) -> tuple[str, ...]:
+    """``CrossAttnDownBlock3D`` -> ``CrossAttnDownBlock2D``: the image UNet a motion adapter inflates."""
+    return tuple(b.replace("3D", "2D") for b in block_types)
+
+
+def unet_widths(pipe: VideoGenPipeline) -> dict[str, Any]:
+    """The arguments of videogen's video UNets that fix their size (both stages share them)."""
+    c = pipe.base_unet.config
+    return {
+        "block_out_channels": tuple(c.block_out_channels),
+        "layers_per_block": c.layers_per_block,
+        "norm_num_groups": c.norm_num_groups,
+        "cross_attention_dim": c.cross_attention_dim,
+        "attention_head_dim": c.attention_head_dim,
+    }
+
+
+def build_peer(name: str, pipe: VideoGenPipeline, seed: int = 0) -> DiffusionPipeline:
+    """A one-stage peer on ``pipe``'s own VAE, text encoder and tokenizer objects, its UNet of equal widths."""
+    torch.manual_seed(seed)
+    c = pipe.base_unet.config
+    latent = pipe.vae.config.latent_channels
+    widths = unet_widths(pipe)
+    device, dtype = pipe.base_unet.device, pipe.base_unet.dtype
+    scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+    shared = {"vae": pipe.vae, "text_encoder": pipe.text_encoder, "tokenizer": pipe.tokenizer}
+    if name == "text-to-video-sd":
+        unet = UNet3DConditionModel(
+            in_channels=latent,
+            out_channels=latent,
+            down_block_types=tuple(c.down_block_types),
+            up_block_types=tuple(c.up_block_types),
+            **widths,
+        )
+        peer: DiffusionPipeline = TextToVideoSDPipeline(
+            unet=unet.to(device, dtype).eval(), scheduler=scheduler, **shared
+        )
+    elif name == "animatediff":
+        image_unet = UNet2DConditionModel(
+            in_channels=latent,
+            out_channels=latent,
+            down_block_types=to_2d(tuple(c.down_block_types)),
+            up_block_types=to_2d(tuple(c.up_block_types)),
+            **widths,
+        )
+        adapter = MotionAdapter(
+            block_out_channels=widths["block_out_channels"],
+            motion_layers_per_block=widths["layers_per_block"],
+            motion_norm_num_groups=widths["norm_num_groups"],
+        )
+        unet = UNetMotionModel.from_unet2d(image_unet, adapter).to(device, dtype).eval()
+        peer = AnimateDiffPipeline(unet=unet, motion_adapter=adapter, scheduler=scheduler, **shared)
+    else:
+        raise ValueError(f"unknown peer {name!r}; choose from {PEERS}")
+    peer.set_progress_bar_config(disable=True)
+    return peer
+
+
+def weight_bytes(modules: list[torch.nn.Module]) -> int:
+    """Bytes of the distinct parameters and buffers of ``modules``."""
+    seen: dict[int, int] = {}
+    for module in modules:
+        for t in [*module.parameters(), *module.buffers()]:
+            seen[t.data_ptr()] = t.numel() * t.element_size()
+    return sum(seen.values())
+
+
+@dataclass
+class StageMeter:
+    """Seconds and peak bytes (above the call's start) per stage, driven by videogen's progress callback. Work
+    after a stage's last step (e.g. encoding the reference) counts toward the next stage, as in bench/pipeline.py."""
+
+    probe: MemoryProbe
+    device: torch.device
+    base: int = 0
+    stage: str = Stage.REFERENCE
+    t: float = 0.0
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    peak: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def start(self, base: int) -> None:
+        self.base, self.stage, self.t = base, Stage.REFERENCE, time.perf_counter()
+        self.probe.reset()
+
+    def close(self, stage: str) -> None:
+        sync(self.device)
+        now = time.perf_counter()
+        self.seconds[stage] += now - self.t
+        self.peak[stage] = max(self.peak[stage], (self.probe.peak() or 0) - self.base)
+        self.t = now
+        self.probe.reset()
+
+    def __call__(self, stage: str, step: int, total: int) -> None:
+        self.stage = stage
+        if step == total:
+            self.close(stage)
+            order = [*PIPELINE_STAGES, "done"]
+            self.stage = order[order.index(stage) + 1] if stage in order else stage
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Contender:
+    """One pipeline's call at the benchmark's settings, timed and its peak memory read per call."""
+
+    name: str
+    pipeline: DiffusionPipeline
+    call: Callable[[Any], object]  # takes the videogen callback (ignored by peers)
+    weights: int
+    seconds: list[float] = field(default_factory=list)
+    peaks: list[int] = field(default_factory=list)
+
+
+def contenders(
+    pipe: VideoGenPipeline,
+    peers: list[str],
+    frames: int,
+    height: int,
+    width: int,
+    steps: int,
+    guidance: float,
+) -> list[Contender]:
+    """videogen first, then each peer, all making the same video from the same prompt."""
+    videogen_modules = [
+        getattr(pipe, n) for n in pipe.components if isinstance(getattr(pipe, n), torch.nn.Module)
+    ]
+    out = [
+        Contender(
+            "videogen",
+            pipe,
+            lambda cb: pipe(
+                PROMPT, num_frames=frames, height=height, width=width, num_inference_steps=steps,
+                guidance_scale=guidance, seed=0, callback=cb,
+            ),
+            weight_bytes(videogen_modules),
+        )
+    ]  # fmt: skip
+    for name in peers:
+        peer = build_peer(name, pipe)
+        generator = torch.Generator("cpu")
+
+        def run(_cb: Any, peer: DiffusionPipeline = peer, generator: torch.Generator = generator) -> object:
+            return peer(
+                PROMPT, num_frames=frames, height=height, width=width, num_inference_steps=steps,
+                guidance_scale=guidance, generator=generator.manual_seed(0), output_type="np",
+            )  # fmt: skip
+
+        out.append(Contender(name, peer, run, weight_bytes([peer.unet, peer.vae, peer.text_encoder])))
+    return out
+
+
+def compile_all(pipe: VideoGenPipeline, peers: list[Contender]) -> None:
+    """Inductor on every denoiser and decoder, videogen's and the peers' alike (the shared VAE's decoder once)."""
+    from export.torch_compile import compile_in_place
+
+    for name in ("reference_unet", "base_unet", "sr_unet", "temporal_upsampler", "video_decoder"):
+        compile_in_place(getattr(pipe, name))
+    compile_in_place(pipe.vae.decoder)
+    for c in peers:
+        compile_in_place(c.pipeline.unet)
+
+
+def measure(
+    cands: list[Contender], repeats: int, device: torch.device, stages: StageMeter | None, warmup: int = 1
+) -> None:
+    """``warmup`` untimed rounds, then ``repeats`` rounds calling each contender in turn (the order rotates every
+    round)."""
+    probe = stages.probe if stages is not None else probe_for(str(device))
+    for round_ in range(warmup + repeats):
+        order = cands[round_ % len(cands) :] + cands[: round_ % len(cands)]
+        for c in order:
+            sync(device)
+            base = current_bytes(device, probe)
+            probe.reset()
+            cb = None
+            if c.name == "videogen" and stages is not None and round_ >= warmup:
+                stages.start(base)
+                cb = stages
+            start = time.perf_counter()
+            with torch.no_grad():
+                c.call(cb)
+            sync(device)
+            elapsed = time.perf_counter() - start
+            if cb is not None:
+                stages.close(stages.stage)
+                peak = max(stages.peak.values(), default=0)
+            else:
+                peak = (probe.peak() or 0) - base
+            if round_ >= warmup:
+                c.seconds.append(elapsed)
+                c.peaks.append(max(peak, 0))
+
+
+def current_bytes(device: torch.device, probe: MemoryProbe) -> int:
+    """What is held before a call: allocated bytes on CUDA, the resident set on a CPU (after handing freed heap
+    back to the kernel, so the next call's peak resident set is its own working memory)."""
+    if device.type == "cuda":
+        return int(torch.cuda.memory_allocated(device))
+    if LIBC is not None:
+        LIBC.malloc_trim(0)
+    probe.reset()
+    return probe.peak() or 0
+
+
+def glibc() -> ctypes.CDLL | None:
+    """glibc with a fixed mmap threshold: every tensor over 128 KiB is mapped and unmapped on its own, so the
+    resident set follows live memory (glibc's default threshold grows and keeps freed tensors resident)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+M_MMAP_THRESHOLD = -3  # mallopt(3)
+LIBC: ctypes.CDLL | None = None
+
+
+def run_scale(args: argparse.Namespace, scale: str) -> dict[str, Any]:
+    preset, height, width = SCALES[scale]
+    device, dtype = torch.device(args.device), DTYPES[args.dtype]
+    pipe = build_pipeline(preset).to(device, dtype)
+    pipe.set_progress_bar_config(disable=True)
+    peers = [p for p in args.peers.split(",") if p]
+    cands = contenders(pipe, peers, args.frames, height, width, args.steps, args.guidance)
+    if args.compile:
+        compile_all(pipe, cands[1:])
+    stages = StageMeter(probe_for(str(device)), device) if args.stages else None
+    measure(cands, args.repeats, device, stages, args.warmup)
+    if stages is not None:  # sums over the timed rounds -> per video
+        stages.seconds = {k: v / args.repeats for k, v in stages.seconds.items()}
+    return {
+        "scale": scale,
+        "height": height,
+        "width": width,
+        "contenders": {
+            c.name: {
+                "seconds": statistics.median(c.seconds),
+                "all_seconds": c.seconds,
+                "peak_mib": statistics.median(c.peaks) / MiB,
+                "weights_mib": c.weights / MiB,
+            }
+            for c in cands
+        },
+        "stages": None
+        if stages is None
+        else {
+            s: {"seconds": stages.seconds.get(s, 0.0), "peak_mib": stages.peak.get(s, 0) / MiB}
+            for s in PIPELINE_STAGES
+        },
+    }
+
+
+def print_result(result: dict[str, Any], args: argparse.Namespace) -> None:
+    rows = result["contenders"]
+    ours = rows["videogen"]["seconds"]
+    print(
+        f"\n## {result['scale']}: {args.frames} frames {result['height']}x{result['width']}, {args.steps} steps,"
+        f" CFG {args.guidance}, {args.dtype}{' + compile' if args.compile else ''}, median of {args.repeats}"
+    )
+    print(f"{'pipeline':<20}{'s/video':>10}{'peak MiB':>10}{'weights MiB':>13}{'videogen cheaper':>18}")
+    for name, r in rows.items():
+        ratio = "-" if name == "videogen" else f"{r['seconds'] / ours:.2f}x"
+        print(f"{name:<20}{r['seconds']:>10.3f}{r['peak_mib']:>10.0f}{r['weights_mib']:>13.1f}{ratio:>18}")
+    if result["stages"]:
+        print(f"{'videogen stage':<20}{'s/video':>10}{'peak MiB':>10}")
+        for stage, s in result["stages"].items():
+            print(f"{stage:<20}{s['seconds']:>10.3f}{s['peak_mib']:>10.0f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scales", default="demo,mid", help=f"comma-separated, of {sorted(SCALES)}")
+    p.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated, of {PEERS} (empty: none)")
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--guidance", type=float, default=7.5)
+    p.add_argument("--repeats", type=int, default=3, help="timed rounds after one warm-up round")
+    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="fp32", choices=sorted(DTYPES))
+    p.add_argument(
+        "--compile", action="store_true", help="torch.compile (inductor) every denoiser and decoder"
+    )
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--stages", action="store_true", help="also videogen's seconds and peak memory per stage")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    global LIBC
+    LIBC = glibc() if args.device == "cpu" else None
+    print(
+        f"# bench/peers.py on {args.device} ({os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    )
+    results = []
+    for scale in [s for s in args.scales.split(",") if s]:
+        if scale not in SCALES:
+            p.error(f"unknown scale {scale!r}; choose from {sorted(SCALES)}")
+        results.append(run_scale(args, scale))
+        print_result(results[-1], args)
+    if args.json:
+        args.json.write_text(
+            json.dumps({"args": vars(args) | {"json": str(args.json)}, "results": results}, indent=2)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
