@@ -78,6 +78,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="reuse finished samples of an earlier run in OUT")
     p.add_argument("--device", default="cpu")
     p.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "float16", "bfloat16"),
+        default="auto",
+        help="weights precision (auto: float16 on CUDA with the VAE decoders float32, float32 on CPU)",
+    )
+    p.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 on a busy machine)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no per-video progress lines")
@@ -100,6 +106,7 @@ def command_line(args: argparse.Namespace) -> str:
         ("--fvd-model", args.fvd_model),
         ("--is-model", args.is_model),
         ("--threads", args.threads),
+        ("--dtype", None if args.dtype == "auto" else args.dtype),
     ):
         if value is not None:
             parts += [flag, str(value)]
@@ -129,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from models.eval.generation import GenerationSettings, Variant
     from models.eval.prompts import read_prompts, world_prompts
     from models.eval.report import write_report
-    from models.loading import load_pipeline
+    from models.loading import choose_dtype, load_pipeline
 
     if args.threads is not None:
         if args.threads < 1:
@@ -138,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     prompts = world_prompts(seen=args.seen) if args.world else read_prompts(args.prompts)
     model_name = Path(str(args.model)).name or str(args.model)
     out_dir = args.out if args.out is not None else Path("eval") / model_name
-    pipe = load_pipeline(args.model, device=args.device)
+    pipe = load_pipeline(args.model, device=args.device, dtype=choose_dtype(args.dtype, args.device))
     clip = ClipScorer.from_folder(args.clip) if args.clip is not None else None
     fvd_net = load_feature_net(args.fvd_model) if args.fvd_model is not None else None
     is_net = load_feature_net(args.is_model) if args.is_model is not None else None

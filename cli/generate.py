@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -33,6 +34,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--save-reference", action="store_true", help="also write the reference image as PNG")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "tensorrt", "onnxruntime", "torch"),
+        default=None,
+        help="where each module runs (default: VIDEOGEN_BACKEND, else auto: ONNX Runtime for the modules it runs"
+        " faster on a CPU, exported once into VIDEOGEN_DATA_DIR/engines; torch for the rest)",
+    )
+    p.add_argument(
+        "--engines", type=Path, default=None, help="a `videogen export` folder to use instead of the cache"
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "float16", "bfloat16"),
+        default=None,
+        help="weights precision (default: VIDEOGEN_DTYPE, else auto: float16 on CUDA, float32 on CPU)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
@@ -52,11 +69,31 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("prompt must be a non-empty string")
     reference = load_reference(args.reference) if args.reference is not None else None
 
-    from core.media import png_bytes, write_mp4
-    from models.loading import load_pipeline, resolve_model
-    from models.progress import StageProgress
+    from core.settings import get_settings
 
-    pipe = load_pipeline(resolve_model(args.model), device=args.device, show_progress=not args.quiet)
+    settings = get_settings()
+    if not args.quiet:  # the backend choices and a first export are worth a line each
+        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+        logging.getLogger("export.cache").setLevel(logging.INFO)
+
+    from core.media import png_bytes, write_mp4
+    from models.progress import StageProgress
+    from worker.runtime import load_model
+
+    pipe, choices = load_model(
+        args.model,
+        device=args.device,
+        dtype=args.dtype or settings.dtype,
+        backend=args.backend or settings.backend,
+        engine_dir=args.engines if args.engines is not None else settings.engine_dir,
+        data_dir=settings.data_dir,
+        show_progress=not args.quiet,
+    )
+    if not args.quiet:
+        from export.backends import stage_backends
+
+        stages = ", ".join(f"{k} {v}" for k, v in stage_backends(choices).items())
+        print(f"backends: {stages}", file=sys.stderr)
     defaults = pipe.generation_defaults()
     kwargs = {
         "num_frames": args.frames,

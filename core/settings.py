@@ -55,10 +55,14 @@ class Settings(BaseSettings):
     # The model (worker side)
     model: str = "demo"  # "demo", a preset ("tiny") or a saved pipeline folder
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
-    backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "torch"
+    # auto: per module the fastest backend present (on a CPU: ONNX Runtime where it measured faster, exported
+    # once into <data_dir>/engines/<weights key>/ unless engine_dir is set; docs/performance.md)
+    backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "auto"
     engine_dir: str | None = None  # `videogen export` output: ONNX files, TensorRT engines
     # torch.compile (inductor; each new shape compiles once) the denoisers, upsampler and decoder left on torch; the
     # warm-up pays the compilation (minutes on a CPU). Measured speed-ups: docs/performance.md.
+    # Weights precision: auto = float16 on CUDA (VAE decoders float32), float32 on CPU
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     torch_compile: bool = False
     warmup: bool = True  # a 1-step default-shape generation at start, so the first job is not the slow one
 

@@ -21,7 +21,6 @@ from torch import nn
 from core.errors import ExportError
 from export.engine import TensorRTEngine, TensorRTEnvironment
 from export.manifest import Manifest, ModuleRecord, dtype_name, weights_sha256
-from export.ort_session import OrtRunner
 from export.specs import SPECS, Geometry, ModuleSpec
 from export.tensorrt_build import Precision, engine_key, engine_path, module_precision
 from export.torch_compile import compilable, compile_in_place, is_compiled, uncompile
@@ -147,6 +146,10 @@ def _onnxruntime(ctx: _Context, threads: int | None) -> Runner | _Skip:
     if not path.is_file():
         return _Skip(f"{path} is missing", warn=True)
     try:
+        from export.ort_session import OrtRunner  # onnxruntime: imported only where a graph is to run
+    except ImportError as exc:
+        return _Skip(f"onnxruntime is not installed ({exc})")
+    try:
         runner = OrtRunner(path, ctx.module.device, threads=threads)
     except ExportError as exc:
         return _Skip(str(exc), warn=True)
@@ -165,15 +168,17 @@ def choose(
     precision: Precision | None = None,
     threads: int | None = None,
     compile_backend: str | None = None,
+    note: str = "",
 ) -> tuple[BackendChoice, Runner | None]:
     """The backend for one torch ``module`` and, unless torch, its ready runner. ``manifest`` is the engine
     directory's manifest, or why it could not be read. A module that stays on torch is compiled in place with
-    ``compile_backend`` (``inductor``) where ``torch.compile`` helps it (``export.torch_compile``)."""
+    ``compile_backend`` (``inductor``) where ``torch.compile`` helps it (``export.torch_compile``). ``note``
+    starts the reason (why the chain starts where it does)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
     ctx = _Context(spec, module, engine_dir, manifest)
     chain = CHAIN if backend == "auto" else CHAIN[CHAIN.index(backend) :]
-    skipped: list[str] = []
+    skipped: list[str] = [note] if note else []
     warn = False
     for name in chain:
         if name == "torch":
@@ -192,7 +197,7 @@ def choose(
         detail = _torch_detail(module) if result is None else _runner_detail(result)
         reason = f"{'; '.join(skipped)} -> {label}" if skipped else f"{label}: {detail}"
         choice = BackendChoice(spec.name, name, reason, detail)
-        log = logger.warning if warn or (backend != "auto" and skipped) else logger.info
+        log = logger.warning if warn or (backend != "auto" and len(skipped) > bool(note)) else logger.info
         log("%s runs on %s", spec.name, reason)
         return choice, result
     raise AssertionError("the chain always ends in torch")
@@ -218,6 +223,7 @@ def apply_backends(
     tensorrt_env: TensorRTEnvironment | None = None,
     threads: int | None = None,
     compile_backend: str | None = None,
+    torch_reasons: dict[str, str] | None = None,
 ) -> dict[str, BackendChoice]:
     """Swap ``pipe``'s heavy components for accelerated wrappers where a backend fits; return every choice.
 
@@ -229,6 +235,7 @@ def apply_backends(
         tensorrt_env: what TensorRT can do here (default: probed on the pipeline's device).
         threads: ONNX Runtime intra-op threads on CPU (default: one per physical core).
         compile_backend: ``torch.compile`` backend for the modules left on torch (``inductor``; None: eager).
+        torch_reasons: modules to keep on torch whatever ``backend`` says, each with the reason to report.
 
     Calling it again re-decides from the original torch modules. A swapped pipeline is for inference; its
     ``model_index.json`` entries still name the torch classes.
@@ -250,14 +257,74 @@ def apply_backends(
         module = current.torch_module if isinstance(current, AcceleratedModule) else current
         uncompile(module)  # re-decided from scratch
         env = tensorrt_env or TensorRTEnvironment.probe(module.device)
+        note = (torch_reasons or {}).get(name, "")
+        chain_start = "torch" if note else backend
         choice, runner = choose(
-            spec, module, backend, directory, manifest, env, precision, threads, compile_backend
+            spec, module, chain_start, directory, manifest, env, precision, threads, compile_backend, note
         )
         replacement = module if runner is None else WRAPPERS[spec.kind](module, runner, spec, geometry)
         # Bypass DiffusionPipeline.__setattr__, which would rewrite the saved config with the wrapper's class.
         object.__setattr__(pipe, spec.component, replacement)
         choices[name] = choice
     return choices
+
+
+def select_backends(
+    pipe: VideoGenPipeline,
+    backend: str = "auto",
+    engine_dir: Path | str | None = None,
+    cache_dir: Path | str | None = None,
+    threads: int | None = None,
+    compile_backend: str | None = None,
+) -> dict[str, BackendChoice]:
+    """The backend of every module, as a worker and ``videogen generate`` choose it; ``apply_backends`` does it.
+
+    On a CPU, ``auto`` runs on ONNX Runtime only the modules it measured faster there
+    (``export.cache.CPU_ONNXRUNTIME_MODULES``); the rest stay on torch with that reason. With no ``engine_dir``
+    and a ``cache_dir`` (``<data dir>/engines``), ``auto`` on a CPU and ``onnxruntime`` anywhere first export
+    what they will run into the cache (``export.cache.ensure_export``: once per weights, reused after). The cache
+    holds fp32 graphs, so it is skipped (logged) for a pipeline loaded in another precision; on a GPU, ``auto``
+    uses only what ``engine_dir`` holds (TensorRT engines are built per card: ``videogen export``).
+    """
+    from export.cache import CPU_ONNXRUNTIME_MODULES, ensure_export, exportable_modules
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
+    for spec in SPECS.values():  # a second call re-decides from the torch modules (and hashes, exports those)
+        current = getattr(pipe, spec.component, None)
+        if isinstance(current, AcceleratedModule):
+            object.__setattr__(pipe, spec.component, current.torch_module)
+    on_cpu = pipe.device.type == "cpu"
+    torch_reasons = {}
+    if backend == "auto" and on_cpu:
+        torch_reasons = {
+            m: "onnxruntime: slower than torch on CPU for this module (docs/performance.md)"
+            for m in exportable_modules(pipe)
+            if m not in CPU_ONNXRUNTIME_MODULES
+        }
+    wanted = [m for m in exportable_modules(pipe) if m not in torch_reasons]
+    if (
+        engine_dir is None
+        and cache_dir is not None
+        and wanted
+        and (backend == "onnxruntime" or (backend == "auto" and on_cpu))
+    ):
+        dtypes = {dtype_name(getattr(pipe, SPECS[m].component).dtype) for m in wanted}
+        if dtypes == {"float32"}:
+            engine_dir = ensure_export(pipe, Path(cache_dir), wanted)
+        else:
+            logger.info(
+                "engine cache skipped: the pipeline is %s and the cached graphs are float32",
+                "+".join(sorted(dtypes)),
+            )
+    return apply_backends(
+        pipe,
+        backend,
+        engine_dir,
+        threads=threads,
+        compile_backend=compile_backend,
+        torch_reasons=torch_reasons,
+    )
 
 
 def stage_backends(choices: dict[str, BackendChoice]) -> dict[str, str]:

@@ -29,6 +29,8 @@ from core.errors import ExportError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
+# ONNX opset of every export (why 17: export/onnx_export.py); here so that checking an export needs no ``onnx``.
+OPSET = 17
 HASH_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 VERSIONED_PACKAGES = ("videogen", "torch", "onnx", "onnxruntime", "diffusers", "transformers")
 
@@ -51,6 +53,15 @@ def weights_sha256(module: nn.Module, dtype: torch.dtype | None = None) -> str:
         t = t.to("cpu").contiguous().reshape(-1)
         h.update(f"{name}|{dtype_name(t.dtype)}|{tuple(tensor.shape)}|".encode())
         h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            h.update(block)
     return h.hexdigest()
 
 
@@ -86,6 +97,9 @@ class ModuleRecord:
     profile: dict[str, list[list[int]]]  # input -> [min, opt, max] shapes
     weights_sha256: dict[str, str]  # dtype name -> hash
     parity: dict[str, Any] = field(default_factory=dict)
+    # path relative to the engine directory -> SHA-256 of its bytes (the graph and its external data), so that a
+    # truncated or overwritten file is found before ONNX Runtime loads it; empty in exports older than this field
+    files_sha256: dict[str, str] = field(default_factory=dict)
 
     def matches(self, module_hash: str) -> bool:
         return module_hash in self.weights_sha256.values()

@@ -24,7 +24,7 @@ import onnx
 import torch
 
 from core.errors import ExportError
-from export.manifest import Manifest, ModuleRecord, dtype_name, weights_hashes
+from export.manifest import OPSET, Manifest, ModuleRecord, dtype_name, file_sha256, weights_hashes
 from export.ort_session import OrtRunner
 from export.specs import SPECS, Geometry, ModuleSpec, ShapeRanges, spec_sizes
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-OPSET = 17
 ONNX_DIR = "onnx"
 # Protobuf files cannot exceed 2 GiB; store weights beside the graph well before that.
 EXTERNAL_DATA_BYTES = 512 * 2**20
@@ -91,6 +90,8 @@ def export_module(
                 dynamo=False,
             )
         external = _finish_onnx_file(scratch / "model.onnx", path, external_data_bytes)
+        files = [path, path.with_suffix(".onnx.data")] if external else [path]
+        checksums = {str(f.relative_to(out_dir)): file_sha256(f) for f in files}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     logger.info("exported %s to %s in %.1f s", spec.name, path, time.perf_counter() - start)
@@ -106,6 +107,7 @@ def export_module(
         dynamic_axes={k: {str(i): d for i, d in v.items()} for k, v in spec.dynamic_axes().items()},
         profile=spec.profile(ranges, geometry),
         weights_sha256=hashes,
+        files_sha256=checksums,
     )
 
 

@@ -157,8 +157,8 @@ class VideoGenPipeline(DiffusionPipeline):
 
     def encode_reference(self, images: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """Scaled VAE latents (B, C, height/f, width/f) of reference images in [-1, 1], (B, 3, H', W')."""
-        images = F.interpolate(
-            images, size=(height, width), mode="bilinear", antialias=True, align_corners=False
+        images = F.interpolate(  # in float32: antialiased resizing has no bfloat16 kernel on CPU
+            images.float(), size=(height, width), mode="bilinear", antialias=True, align_corners=False
         )
         vae_dtype = self.vae.dtype
         latents = self.vae.encode(images.to(vae_dtype)).latent_dist.mode()

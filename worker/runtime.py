@@ -1,11 +1,13 @@
-"""Loading the model a worker serves with: the one place that turns settings into a ready pipeline (and, once
-export backends are wired in, picks the backend per stage). Loaded once per worker process."""
+"""Loading the model a worker serves with: the one place that turns settings into a ready pipeline, its
+precision and the backend of each module (``load_model``, which ``videogen generate`` shares). Loaded once per
+worker process."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelLoadError
@@ -15,6 +17,7 @@ from core.settings import Settings
 from worker.memory import MemoryProbe, probe_for
 
 if TYPE_CHECKING:
+    from export.backends import BackendChoice
     from models.pipeline_videogen import VideoGenPipeline
 
 logger = logging.getLogger(__name__)
@@ -45,29 +48,65 @@ def resolve_device(name: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def load_model(
+    model: str | Path,
+    device: str = "auto",
+    dtype: str = "auto",
+    backend: str = "auto",
+    engine_dir: Path | str | None = None,
+    data_dir: Path | str | None = None,
+    threads: int | None = None,
+    compile_backend: str | None = None,
+    show_progress: bool = False,
+) -> tuple[VideoGenPipeline, dict[str, BackendChoice]]:
+    """Load ``model`` on ``device`` in ``dtype`` (``models.loading.choose_dtype``) and put each module on its
+    backend (``export.backends.select_backends``, each choice logged; never fails, falls back to torch).
+
+    The engine cache (``<data_dir>/engines``, used with no ``engine_dir``) serves saved models under ``auto`` and
+    any model under ``onnxruntime``: a preset (``tiny``) is built in code with seeded random weights for tests and
+    development, and is not exported unless asked for. ``ValueError``/``OSError`` where the model cannot load.
+    """
+    from export.backends import select_backends
+    from export.cache import cache_root
+    from models.loading import PRESETS, choose_dtype, load_pipeline, resolve_model
+
+    device = resolve_device(device)
+    plan = choose_dtype(dtype, device)
+    source = resolve_model(model)
+    pipe = load_pipeline(source, device=device, dtype=plan, show_progress=show_progress)
+    preset = isinstance(source, str) and source in PRESETS
+    cache = (
+        cache_root(data_dir) if data_dir is not None and (backend == "onnxruntime" or not preset) else None
+    )
+    choices = select_backends(
+        pipe, backend, engine_dir, cache, threads=threads, compile_backend=compile_backend
+    )
+    logger.info("loaded model %s on %s in %s", model, device, plan)
+    return pipe, choices
+
+
 def load_runtime(settings: Settings) -> Runtime:
-    """Load ``settings.model`` on ``settings.device`` with ``settings.backend``; ``ModelLoadError`` says why not."""
-    from export.backends import apply_backends, stage_backends
-    from models.loading import load_pipeline
+    """Load ``settings.model`` on ``settings.device`` in ``settings.dtype`` with ``settings.backend``;
+    ``ModelLoadError`` says why not."""
+    from export.backends import stage_backends
     from worker.threads import worker_threads
 
     adopt_library_loggers()  # diffusers/transformers (imported just now) log through the process's handler
     device = resolve_device(settings.device)
     try:
-        pipe = load_pipeline(settings.model, device=device)
+        pipe, choices = load_model(
+            settings.model,
+            device=device,
+            dtype=settings.dtype,
+            backend=settings.backend,
+            engine_dir=settings.engine_dir,
+            data_dir=settings.data_dir,
+            threads=worker_threads(settings.workers_per_host, settings.torch_threads),  # ONNX Runtime's pool
+            compile_backend="inductor" if settings.torch_compile else None,
+        )
     except (ValueError, OSError) as exc:
         raise ModelLoadError(f"cannot load model {settings.model!r}: {exc}") from exc
-    # Per module: TensorRT / ONNX Runtime / torch, each choice and its reason logged; never fails, falls back.
-    compile_backend = "inductor" if settings.torch_compile else None
-    backends = stage_backends(
-        apply_backends(
-            pipe,
-            settings.backend,
-            settings.engine_dir,
-            compile_backend=compile_backend,
-            threads=worker_threads(settings.workers_per_host, settings.torch_threads),  # ONNX Runtime's pool
-        )
-    )
+    backends = stage_backends(choices)
     capabilities = Capabilities(
         model=str(settings.model),
         defaults=pipe.generation_defaults(),

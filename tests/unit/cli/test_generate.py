@@ -26,8 +26,10 @@ def test_generate_writes_a_browser_playable_mp4_and_the_reference(tmp_path: Path
             "--steps", "2", "--upsample", "2", "--seed", "3", "--save-reference"]  # fmt: skip
     run = videogen(*args, "-o", "a.mp4", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
+    backends, *bars = run.stderr.splitlines()
+    assert backends.startswith("backends: reference torch, base torch")  # a preset stays on torch under auto
     for stage in ("reference", "base", "super_resolution", "temporal_upsampling", "decode"):
-        assert stage in run.stderr  # one progress bar per stage
+        assert stage in "\n".join(bars)  # one progress bar per stage
     frames = read_video(tmp_path / "a.mp4")
     assert frames.shape == (9, 24, 40, 3)
     meta = iio.immeta(tmp_path / "a.mp4", plugin="FFMPEG")
@@ -39,6 +41,34 @@ def test_generate_writes_a_browser_playable_mp4_and_the_reference(tmp_path: Path
     assert again.returncode == 0, again.stderr
     assert np.array_equal(frames, read_video(tmp_path / "b.mp4"))
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+def test_generate_on_onnxruntime_with_an_engine_folder(tmp_path: Path) -> None:
+    """``--backend onnxruntime --engines DIR``: the exported modules run on ONNX Runtime, the others fall back
+    to torch with a logged reason, and the video is written. (Two small modules keep the export cheap.)"""
+    from export.onnx_export import export_pipeline
+    from models.loading import load_pipeline
+
+    export_pipeline(
+        load_pipeline("tiny"), tmp_path / "engines", modules=["text_encoder", "vae_decoder"], verify=False
+    )
+    args = [
+        "--model",
+        "tiny",
+        "--backend",
+        "onnxruntime",
+        "--engines",
+        "engines",
+        "--frames",
+        "3",
+        "--steps",
+        "1",
+    ]
+    run = videogen("generate", PROMPT, *args, "-o", "o.mp4", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "backends: reference onnxruntime+torch, base torch," in run.stderr
+    assert "base_unet runs on onnxruntime: base_unet is not exported in engines -> torch" in run.stderr
+    assert read_video(tmp_path / "o.mp4").shape == (3, 32, 32, 3)
 
 
 def test_generate_from_a_reference_image(tmp_path: Path) -> None:

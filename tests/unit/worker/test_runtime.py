@@ -52,3 +52,41 @@ def test_the_warm_up_compiles_what_a_default_job_runs(make_settings, monkeypatch
     with torch._dynamo.config.patch(error_on_recompile=True, suppress_errors=False):
         runtime.pipeline("a red ball", num_frames=int(d["num_frames"]), height=int(d["height"]), width=int(d["width"]),
                          num_inference_steps=2, seed=3, output_type="pt")  # fmt: skip
+
+
+def test_dtype_auto_is_float16_on_cuda_with_the_vae_decoders_float32_and_float32_on_cpu():
+    import torch
+
+    from models.loading import DtypePlan, choose_dtype
+
+    assert choose_dtype("auto", "cpu") == DtypePlan(torch.float32, ())
+    assert choose_dtype("auto", "cuda:1") == DtypePlan(torch.float16, ("vae", "video_decoder"))
+    assert choose_dtype("float16", "cpu") == DtypePlan(torch.float16, ("vae", "video_decoder"))
+    assert choose_dtype("bfloat16", "cuda") == DtypePlan(torch.bfloat16, ())
+    assert choose_dtype("float32", "cuda") == DtypePlan(torch.float32, ())
+    with pytest.raises(ValueError, match="dtype='half' must be one of"):
+        choose_dtype("half", "cpu")
+
+
+def test_videogen_dtype_is_honoured_by_the_worker(make_settings, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("VIDEOGEN_DTYPE", "bfloat16")
+    runtime = load_runtime(make_settings(device="cpu"))
+    pipe = runtime.pipeline
+    assert {m.dtype for m in (pipe.base_unet, pipe.sr_unet, pipe.vae, pipe.video_decoder)} == {torch.bfloat16}
+    out = pipe("a red ball", seed=0, num_frames=3, num_inference_steps=1)
+    assert out.frames.shape == (1, 3, 32, 32, 3)
+
+
+def test_a_float16_pipeline_keeps_its_vae_decoders_float32_and_runs(make_settings):
+    """What ``auto`` loads on CUDA, run here on the CPU: float16 denoisers feed float16 latents to the float32
+    VAE (inside diffusers' SD pipeline too) and video decoder."""
+    import torch
+
+    runtime = load_runtime(make_settings(device="cpu", dtype="float16"))
+    pipe = runtime.pipeline
+    assert pipe.base_unet.dtype == pipe.reference_unet.dtype == pipe.text_encoder.dtype == torch.float16
+    assert pipe.vae.dtype == pipe.video_decoder.dtype == torch.float32
+    out = pipe("a red ball", seed=0, num_frames=3, num_inference_steps=1, output_type="pt")
+    assert torch.isfinite(out.frames).all()
