@@ -61,10 +61,10 @@ class Settings(BaseSettings):
     engine_dir: str | None = None  # `videogen export` output: ONNX files, TensorRT engines
     # Weights precision: auto = float16 on CUDA (VAE decoders float32), float32 on CPU
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    torch_compile: bool = False
-    warmup: bool = True  # a 1-step default-shape generation at start, so the first job is not the slow one
     # torch.compile (inductor; each new shape compiles once) the denoisers, upsampler and decoder left on torch; the
     # warm-up pays the compilation (minutes on a CPU). Measured speed-ups: docs/performance.md.
+    torch_compile: bool = False
+    warmup: bool = True  # a 1-step default-shape generation at start, so the first job is not the slow one
 
     # Request limits (API side; the worker re-checks what the loaded model can do)
     allowed_sizes: Annotated[list[str], NoDecode] = ["64x64", "32x32", "128x128", "256x256"]
