@@ -2,8 +2,9 @@
 
 Stages (in dependency order): vae, reference, base, sr, upsampler, decoder. Each reads the frozen parts it needs
 from earlier stages in ``--workdir`` and writes ``WORKDIR/STAGE/{checkpoint.pt,loss.csv,samples/,model/}``.
-Running the same command again resumes from the checkpoint. Multi-GPU:
-``accelerate launch -m cli.main train base ...``. docs/training.md has the exact demo recipe.
+Running the same command again resumes from the checkpoint. Data parallel on N GPUs:
+``accelerate launch --num_processes N -m cli.main train base ...`` (docs/training.md, "Several GPUs", also
+has the exact demo recipe).
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(stage, source, args.workdir / args.stage, train_config)
     trainer.resume()
     result = trainer.train()
+    if not trainer.accelerator.is_main_process:
+        return 0
     print(
         f"{args.stage}: {result.step} steps, last loss {result.last_loss:.5f}, {result.seconds:.0f}s;"
         f" model in {result.model_dir}",

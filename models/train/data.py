@@ -9,6 +9,10 @@ plus, from a finite pool of clips, ``"keys"``: one hashable per clip, equal keys
 drawn with the source's own ``numpy`` generator, whose state is part of a training checkpoint (``state_dict`` /
 ``load_state_dict``), so a resumed run draws exactly the batches the interrupted run would have drawn.
 
+When several processes train (data parallel), the trainer calls ``shard(rank, world_size)`` once on each
+process's source: the process then draws only from its share of the clips (every ``world_size``-th video or pool
+scene, from ``rank`` on) with its own generator (seed ``seed + rank``), so no two processes see the same clip.
+
 Folder layout (WebVid's, reduced to what training needs)::
 
     DIR/captions.csv   columns: videoid, name (the caption), path (relative to DIR)
@@ -47,6 +51,17 @@ class ClipSource(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def shard(self, rank: int, world_size: int) -> None: ...
+
+
+def check_shard(rank: int, world_size: int, count: int | None = None, what: str = "clips") -> None:
+    """Raise ``ValueError`` unless ``0 <= rank < world_size`` and (when ``count`` is given) each of the
+    ``world_size`` shards of ``count`` items gets at least one."""
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"invalid shard {rank} of {world_size}")
+    if count is not None and count < world_size:
+        raise ValueError(f"{count} {what} cannot be shared among {world_size} processes (at least one each)")
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,7 @@ class VideoFolder:
 
     def __init__(self, root: str | Path, spec: ClipSpec, seed: int = 0) -> None:
         self.root = Path(root)
-        self.spec = spec
+        self.spec, self.seed = spec, seed
         self.rng = np.random.default_rng(seed)
         if not self.root.is_dir():
             raise FileNotFoundError(f"data folder {self.root} does not exist")
@@ -117,6 +132,12 @@ class VideoFolder:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Keep every ``world_size``-th video from ``rank`` on; draw with seed ``seed + rank``."""
+        check_shard(rank, world_size, len(self.items), f"videos in {self.root}")
+        self.items = self.items[rank::world_size]
+        self.rng = np.random.default_rng(self.seed + rank)
 
     def _clip(self, index: int, stride: int) -> torch.Tensor | None:
         frames = read_video(self.items[index][0])  # (T, H, W, 3)
@@ -161,7 +182,7 @@ class WorldClips:
     def __init__(
         self, spec: ClipSpec, seed: int = 0, pool_size: int = 0, include_held_out: bool = False
     ) -> None:
-        self.spec = spec
+        self.spec, self.seed = spec, seed
         self.rng = np.random.default_rng(seed)
         self.held_out = None if include_held_out else False
         self.pool: list[world.Scene] = []
@@ -170,7 +191,18 @@ class WorldClips:
         self.pool = [
             world.sample_scene(pool_rng, spec.size, span, held_out=self.held_out) for _ in range(pool_size)
         ]
+        self.indices = list(range(pool_size))  # the pool scenes this process draws from (see ``shard``)
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Draw from every ``world_size``-th pool scene from ``rank`` on (keys keep the pool index), with seed
+        ``seed + rank``; without a pool, every process renders fresh scenes from its own generator."""
+        if self.pool:
+            check_shard(rank, world_size, len(self.pool), "pool scenes")
+            self.indices = list(range(rank, len(self.pool), world_size))
+        else:
+            check_shard(rank, world_size)
+        self.rng = np.random.default_rng(self.seed + rank)
 
     def _render(self, scene: world.Scene, stride: int) -> np.ndarray:
         # Every ``stride``-th frame of the clip is the clip of a scene ``stride`` times as fast.
@@ -182,7 +214,7 @@ class WorldClips:
         videos, captions, keys = [], [], []
         for _ in range(batch_size):
             if self.pool:
-                index = int(self.rng.integers(len(self.pool)))
+                index = self.indices[int(self.rng.integers(len(self.indices)))]
                 key = (index, stride)
                 if key not in self._cache:
                     self._cache[key] = self._render(self.pool[index], stride)

@@ -11,6 +11,10 @@
   temporal layers train (the spatial ones are the image decoder's).
 
 Every stage reads batches ``{"video": (B, F, 3, H, W) in [-1, 1], "caption": [...]}`` (``models.train.data``).
+
+Every loss calls the trained network through the forward of ``model``: the trainer passes the module that
+accelerate prepared from ``training_module()`` (DDP-wrapped when several processes train), so backward
+all-reduces the gradients; without it (``model=None``) the bare module is called.
 """
 
 from __future__ import annotations
@@ -129,6 +133,19 @@ class TextEmbedder:
         return torch.stack([self.cache[c] for c in captions])
 
 
+class VaeObjective(nn.Module):
+    """The VAE's training forward, one call (DDP only sees ``forward``): reconstruction and the mean KL."""
+
+    def __init__(self, vae: AutoencoderKL) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, H, W) in [-1, 1] -> (reconstruction (B, 3, H, W) from a posterior sample, mean KL (scalar))."""
+        posterior = self.vae.encode(images).latent_dist
+        return self.vae.decode(posterior.sample()).sample, posterior.kl().mean()
+
+
 class Stage:
     """One trainable stage. Subclasses set ``name``, ``clip``, ``module`` and implement ``loss``."""
 
@@ -149,6 +166,15 @@ class Stage:
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.module.parameters() if p.requires_grad]
 
+    def training_module(self) -> nn.Module:
+        """What the trainer prepares with accelerate and passes back to ``loss``: ``module`` itself, except
+        where the loss needs more than its forward (the VAE). It holds ``module``'s very parameters."""
+        return self.module
+
+    def net(self, model: nn.Module | None) -> nn.Module:
+        """The module a loss calls: the prepared ``model`` when given, else ``training_module()``."""
+        return self.training_module() if model is None else model
+
     @property
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
@@ -166,7 +192,8 @@ class Stage:
         """Ground-truth clips of ``SAMPLE_PROMPTS`` on this stage's device: (P, F, 3, H, W) in [-1, 1]."""
         return world_clips(SAMPLE_PROMPTS, self.height, num_frames, stride, seed).to(self.device)
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+    def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
+        """The scalar loss of ``batch``, the network called through ``model`` (see the module docstring)."""
         raise NotImplementedError
 
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
@@ -206,13 +233,16 @@ class VaeStage(Stage):
         self.clip = ClipSpec(num_frames=1, size=self.height)
         self.module = self.vae
         self.module.requires_grad_(True).train()
+        self.objective = VaeObjective(self.module)
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+    def training_module(self) -> nn.Module:
+        return self.objective
+
+    def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
         images = batch["video"][:, 0]  # (B, 3, H, W)
-        posterior = self.module.encode(images).latent_dist
-        recon = self.module.decode(posterior.sample()).sample
+        recon, kl = self.net(model)(images)
         rec = F.l1_loss(recon, images) + F.mse_loss(recon, images)
-        return rec + self.options.kl_weight * posterior.kl().mean()
+        return rec + self.options.kl_weight * kl
 
     @torch.no_grad()
     def finalize(self, module: nn.Module) -> nn.Module:
@@ -245,12 +275,11 @@ class ReferenceStage(Stage):
         with torch.no_grad():
             return {"x0": encode_images(self.vae, video[:, 0], self.height, self.height)}  # (B, C, h, w)
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+    def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
         x0 = self.cached(batch, self.latents)["x0"]
         text = self.text(self.captions(batch))
-        return diffusion_loss(
-            lambda x, t: self.module(x, t, text).sample, x0, self.scheduler, self.options.snr_gamma
-        )
+        net = self.net(model)
+        return diffusion_loss(lambda x, t: net(x, t, text).sample, x0, self.scheduler, self.options.snr_gamma)
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
@@ -334,7 +363,7 @@ class CascadeStage(Stage):
             ]
         )
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+    def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
         cond = self.cached(batch, self.conditioning)
         if self.low_res:
             cond = self.crop(cond)
@@ -343,8 +372,9 @@ class CascadeStage(Stage):
         if self.low_res:
             levels = torch.randint(0, self.options.max_noise_level + 1, (len(text),)).to(cond["x0"].device)
             low_res = self.augment(cond["low_res_clean"], levels)
+        net = self.net(model)
         return diffusion_loss(
-            lambda x, t: self.module(x, t, text, cond["reference"], low_res, levels),
+            lambda x, t: net(x, t, text, cond["reference"], low_res, levels),
             cond["x0"],
             self.scheduler,
             self.options.snr_gamma,
@@ -408,8 +438,8 @@ class UpsamplerStage(Stage):
         upsampled = module(latents[:, :, ::2])
         return upsampled[:, :, 1::2], latents[:, :, 1::2]
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        pred, target = self.predict(self.module, self.cached(batch, self.latents)["latents"])
+    def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
+        pred, target = self.predict(self.net(model), self.cached(batch, self.latents)["latents"])
         loss = F.mse_loss(pred, target)
         if self.options.pixel_weight > 0:
             b, c, f, h, w = pred.shape
@@ -445,11 +475,11 @@ class DecoderStage(Stage):
             p.requires_grad_(True)
         self.clip = ClipSpec(num_frames=8, size=self.height, frame_strides=(1, 2))
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+    def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
         video = batch["video"]  # (B, F, 3, H, W)
         with torch.no_grad():
             latents = encode_video(self.vae, video, self.height, self.height)
-        decoded = self.module(latents).transpose(1, 2)  # (B, F, 3, H, W)
+        decoded = self.net(model)(latents).transpose(1, 2)  # (B, F, 3, H, W)
         # Beside per-pixel error, match frame-to-frame differences: that is what flicker breaks.
         temporal = F.l1_loss(decoded.diff(dim=1), video.diff(dim=1))
         return F.l1_loss(decoded, video) + F.mse_loss(decoded, video) + temporal

@@ -87,3 +87,22 @@ def test_resize_center_crop_keeps_the_middle() -> None:
     out = resize_center_crop(video, 10)
     assert out.shape == (1, 3, 10, 10)
     assert out[..., 1:-1].min() > 0.99 and out.min() > 0.5  # only the antialiased border blends in
+
+
+def test_world_shards_split_the_pool_and_a_pool_too_small_to_share_is_an_error() -> None:
+    spec = ClipSpec(num_frames=2, size=16)
+    shards = [WorldClips(spec, seed=0, pool_size=4) for _ in range(2)]
+    for rank, shard in enumerate(shards):
+        shard.shard(rank, 2)
+    drawn = [{index for index, _ in shard.sample(8)["keys"]} for shard in shards]
+    assert drawn[0] <= {0, 2} and drawn[1] <= {1, 3}  # keys keep the pool index
+    with pytest.raises(ValueError, match="cannot be shared"):
+        WorldClips(spec, seed=0, pool_size=1).shard(0, 2)
+
+
+def test_folder_shards_hold_every_nth_video(folder: Path) -> None:
+    spec = ClipSpec(num_frames=2, size=16)
+    every = VideoFolder(folder, spec, seed=0).items
+    shard = VideoFolder(folder, spec, seed=0)
+    shard.shard(1, 4)
+    assert shard.items == every[1::4] and len(shard.items) == 2
