@@ -57,7 +57,10 @@ class VideoGenPipeline(DiffusionPipeline):
     Config (saved in ``model_index.json``): ``sr_scale_factor`` (spatial factor of the cascade),
     ``noise_aug_timestep`` (noise augmentation of the base latents fed to the super-resolution stage),
     ``default_height`` / ``default_width`` / ``default_num_frames``, ``max_base_frames`` (longest base video the
-    model was made for), ``decode_chunk_size`` (frames per decoder call, bounds memory).
+    model was made for), ``decode_chunk_size`` (frames per decoder call, bounds memory), ``sr_steps_ratio``
+    (the super-resolution stage takes this share of ``num_inference_steps``, at least one: it refines a video whose
+    content and motion the base stage has fixed; the demo model's 0.5 was checked with ``videogen eval``,
+    docs/results.md).
     """
 
     model_cpu_offload_seq = (
@@ -88,8 +91,11 @@ class VideoGenPipeline(DiffusionPipeline):
         default_guidance_scale: float = 7.5,
         default_temporal_upsampling: int = 1,
         reference_conditioning: bool = True,
+        sr_steps_ratio: float = 1.0,
     ) -> None:
         super().__init__()
+        if not 0.0 < sr_steps_ratio <= 1.0:
+            raise ValueError(f"sr_steps_ratio={sr_steps_ratio} must be in (0, 1]")
         self.register_modules(
             vae=vae,
             text_encoder=text_encoder,
@@ -114,6 +120,7 @@ class VideoGenPipeline(DiffusionPipeline):
             default_guidance_scale=default_guidance_scale,
             default_temporal_upsampling=default_temporal_upsampling,
             reference_conditioning=reference_conditioning,
+            sr_steps_ratio=sr_steps_ratio,
         )
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale_factor)
@@ -237,6 +244,10 @@ class VideoGenPipeline(DiffusionPipeline):
             s.config.num_train_timesteps - s.config.get("steps_offset", 0)
             for s in (self.scheduler, self.reference_scheduler)
         )
+
+    def sr_steps_for(self, num_inference_steps: int) -> int:
+        """Steps of the super-resolution stage when the others take ``num_inference_steps``."""
+        return max(1, round(num_inference_steps * self.config.sr_steps_ratio))
 
     def base_frames_for(self, num_frames: int, temporal_upsampling: int) -> int:
         """Frames the base stage makes so that ``temporal_upsampling`` doublings reach ``num_frames``."""
@@ -504,7 +515,7 @@ class VideoGenPipeline(DiffusionPipeline):
             latents,
             text,
             reference_hi,
-            num_inference_steps,
+            self.sr_steps_for(num_inference_steps),
             guidance_scale,
             callback,
             low_res=low_res,

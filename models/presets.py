@@ -182,6 +182,8 @@ PRESETS: dict[str, Preset] = {
             "default_num_inference_steps": 10,
             "default_guidance_scale": 4.0,
             "default_temporal_upsampling": 2,
+            # Super-resolution at half the steps: the same prompt accuracy in `videogen eval` (docs/results.md).
+            "sr_steps_ratio": 0.5,
         },
     ),
 }

@@ -101,6 +101,19 @@ def test_progress_reports_every_stage_in_order(tiny_pipeline: VideoGenPipeline) 
         assert [s for s, _ in steps] == list(range(1, len(steps) + 1))
 
 
+def test_super_resolution_takes_its_share_of_the_steps(tiny_pipeline: VideoGenPipeline) -> None:
+    events: list[tuple[str, int, int]] = []
+    half = clone(tiny_pipeline, sr_steps_ratio=0.5)
+    out = half(PROMPT, num_frames=3, seed=0, num_inference_steps=4, callback=lambda *e: events.append(e))
+    totals = {stage: total for stage, _, total in events}
+    assert totals["base"] == 4 and totals["reference"] == 4 and totals["super_resolution"] == 2
+    assert half.sr_steps_for(1) == 1
+    full = tiny_pipeline(PROMPT, num_frames=3, seed=0, num_inference_steps=4)
+    assert not np.array_equal(out.frames, full.frames)
+    with pytest.raises(ValueError, match="sr_steps_ratio"):
+        clone(tiny_pipeline, sr_steps_ratio=0.0)
+
+
 def test_interrupt_stops_within_a_step(tiny_pipeline: VideoGenPipeline) -> None:
     seen: list[str] = []
 
