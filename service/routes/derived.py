@@ -1,0 +1,221 @@
+"""Videos made from another of yours: remix, edit and extension (the OpenAI SDK's ``videos.remix``, ``videos.edit``
+and ``videos.extend``). Each becomes a ``VideoRequest`` carrying the source's parameters and the new prompt,
+submitted like any other video (limits, idempotency, queue); the record names its ``SourceVideo`` and the worker
+takes the reference image from it. The SDK's character endpoints are answered with a clear 404.
+
+The paper's reference conditioning is what makes these natural: the reference image fixes the look, the prompt
+the motion. A remix keeps the source's reference image (and seed, size, length); an edit takes the source's first
+frame; an extension takes its last frame and the new frames are appended to the source's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from core.context import Context
+from core.errors import ConflictError, InvalidInputError, NotSupportedError
+from core.params import BaseVideoRequest, EditRequest, ExtensionRequest, RemixRequest, VideoRef, VideoRequest
+from core.records import VideoRecord
+from core.video import SourceVideo, Video, VideoStatus
+from service.deps import ContextDep, PrincipalDep
+from service.routes.videos import error_responses, load_owned, present
+from service.submission import RequestT, read_body, submit, validated
+
+router = APIRouter(prefix="/videos", tags=["videos"])
+
+SUPPORTED = "create, retrieve, list, delete, cancel, remix, extensions, edits and content downloads"
+DERIVED_RESPONSES = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+
+
+def completed_source(ctx: Context, owner: str, video_id: str) -> VideoRecord:
+    """The owner's completed video ``video_id`` (404 if it is not theirs, 409 ``not_ready`` until completed)."""
+    source = load_owned(ctx, owner, video_id)
+    if source.status is not VideoStatus.COMPLETED:
+        raise ConflictError(
+            f"video {video_id} is {source.status}; only a completed video can be remixed, edited or extended",
+            code="not_ready",
+        )
+    return source
+
+
+def derived_request(
+    source: VideoRecord, request: BaseVideoRequest, num_frames: int | None = None
+) -> VideoRequest:
+    """A request for the source's parameters (seed, size, frame rate, steps, guidance) with the new prompt and
+    delivery fields; ``num_frames`` replaces its length (and lets the model choose the upsampling for it)."""
+    params = source.params
+    return VideoRequest(
+        **request.model_dump(include=set(BaseVideoRequest.model_fields)),
+        negative_prompt=params.negative_prompt,
+        num_frames=num_frames if num_frames is not None else params.num_frames,
+        fps=params.fps,
+        size=params.size,
+        seed=params.seed,
+        num_inference_steps=params.num_inference_steps,
+        guidance_scale=params.guidance_scale,
+        temporal_upsampling=params.temporal_upsampling if num_frames is None else None,
+    )
+
+
+async def _submit_derived(
+    response: Response,
+    ctx: Context,
+    principal: PrincipalDep,
+    idempotency_key: str | None,
+    video_request: VideoRequest,
+    source: SourceVideo,
+    upload: bytes | None = None,
+) -> Video:
+    record, replayed = await run_in_threadpool(
+        submit, ctx, principal, video_request, None, idempotency_key, source, upload
+    )
+    response.headers["Location"] = f"/videos/{record.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return await run_in_threadpool(present, ctx, record)
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@router.post(
+    "/{video_id}/remix",
+    status_code=202,
+    response_model=Video,
+    responses=DERIVED_RESPONSES,
+    summary="Remix a video",
+    operation_id="remix_video",
+)
+async def remix_video(
+    video_id: str,
+    request: Request,
+    response: Response,
+    ctx: ContextDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Video:
+    """A new video with the source's seed, size, length and reference image, and a new prompt (the look stays,
+    the prompt changes what happens). ``remixed_from_video_id`` names the source."""
+    body, upload = await read_derived(request, ctx, RemixRequest)
+    if upload is not None:
+        raise InvalidInputError("a remix takes no upload: it starts from the video in the path")
+    source = completed_source(ctx, principal.owner, video_id)
+    link = SourceVideo(video_id=source.id, operation="remix", num_frames=source.params.num_frames)
+    return await _submit_derived(
+        response, ctx, principal, idempotency_key, derived_request(source, body), link
+    )
+
+
+@router.post(
+    "/edits",
+    status_code=202,
+    response_model=Video,
+    responses=DERIVED_RESPONSES,
+    summary="Edit a video",
+    operation_id="edit_video",
+)
+async def edit_video(
+    request: Request,
+    response: Response,
+    ctx: ContextDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Video:
+    """A new video that starts from the source's first frame (as its reference image) and follows the new
+    prompt, with the source's size, length and seed. The source: ``video: {id}`` (JSON, or ``video[id]`` in a
+    form) or an MP4 uploaded as the form's ``video`` file (as the OpenAI SDK sends it)."""
+    body, upload = await read_derived(request, ctx, EditRequest)
+    if upload is not None:
+        link = SourceVideo(operation="edit")
+        return await _submit_derived(
+            response, ctx, principal, idempotency_key, body_request(body), link, upload
+        )
+    source = completed_source(ctx, principal.owner, _named(body.video).id)
+    link = SourceVideo(video_id=source.id, operation="edit", num_frames=source.params.num_frames)
+    return await _submit_derived(
+        response, ctx, principal, idempotency_key, derived_request(source, body), link
+    )
+
+
+@router.post(
+    "/extensions",
+    status_code=202,
+    response_model=Video,
+    responses=DERIVED_RESPONSES,
+    summary="Extend a video",
+    operation_id="extend_video",
+)
+async def extend_video(
+    request: Request,
+    response: Response,
+    ctx: ContextDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Video:
+    """The source continued for ``seconds`` more: the new frames start from its last frame and are appended to
+    it, so the video is the source and its continuation joined (``seconds`` in the answer is the total, as
+    OpenAI's). The source: ``video: {id}`` or an uploaded MP4, as for edits."""
+    body, upload = await read_derived(request, ctx, ExtensionRequest)
+    if upload is not None:
+        fps = ctx.settings.default_fps
+        video_request = body_request(body, num_frames=new_frames(body.seconds, fps))
+        link = SourceVideo(operation="extension")
+        return await _submit_derived(response, ctx, principal, idempotency_key, video_request, link, upload)
+    source = completed_source(ctx, principal.owner, _named(body.video).id)
+    link = SourceVideo(video_id=source.id, operation="extension", num_frames=source.params.num_frames)
+    video_request = derived_request(source, body, new_frames(body.seconds, source.params.fps))
+    return await _submit_derived(response, ctx, principal, idempotency_key, video_request, link)
+
+
+def new_frames(seconds: float, fps: float) -> int:
+    """Frames an extension generates for ``seconds`` more: one more than shown, as its first frame is the
+    source's last, shown once when the two are joined."""
+    return max(1, round(seconds * fps)) + 1
+
+
+def body_request(body: BaseVideoRequest, num_frames: int | None = None) -> VideoRequest:
+    """A request for an uploaded source: the delivery fields, the model's defaults for the rest (an upload of
+    another size is scaled to the video's)."""
+    return VideoRequest(**body.model_dump(include=set(BaseVideoRequest.model_fields)), num_frames=num_frames)
+
+
+def _named(video: VideoRef | None) -> VideoRef:
+    if video is None:
+        raise InvalidInputError(
+            "video: name one of your completed videos (video: {id}) or upload an MP4 as video"
+        )
+    return video
+
+
+async def read_derived(
+    request: Request, ctx: Context, model: type[RequestT]
+) -> tuple[RequestT, bytes | None]:
+    """The body (JSON or a form, with at most one uploaded ``video`` file) as ``model``; the hostile-input rules
+    of ``POST /videos`` apply."""
+    payload, upload = await read_body(request, ctx.settings.max_body_bytes, file_fields=("video",))
+    body = validated(model, payload)
+    if upload is not None and getattr(body, "video", None) is not None:
+        raise InvalidInputError("video: name a video or upload one, not both")
+    return body, upload
+
+
+@router.api_route(
+    "/characters",
+    methods=["POST"],
+    responses=error_responses(401, 404),
+    summary="Characters (not supported)",
+    operation_id="create_character",
+)
+@router.api_route(
+    "/characters/{character_id}",
+    methods=["GET"],
+    responses=error_responses(401, 404),
+    summary="Characters (not supported)",
+    operation_id="get_character",
+)
+def characters(principal: PrincipalDep) -> None:
+    """OpenAI's character endpoints: this server has no characters (404 ``not_supported``)."""
+    raise NotSupportedError(f"characters are not supported by this server; it supports {SUPPORTED}")
