@@ -29,6 +29,12 @@ class NotFoundError(VideoGenError):
     code = "not_found"
 
 
+class NotSupportedError(NotFoundError):
+    """An endpoint of the OpenAI Videos API that this server does not offer (HTTP 404, naming what it does)."""
+
+    code = "not_supported"
+
+
 class ConflictError(VideoGenError):
     """The request is valid but the resource's state does not allow it (e.g. content not ready yet)."""
 

@@ -14,7 +14,7 @@ from core.context import Context
 from core.errors import VideoGenError
 from core.metrics import count_finished
 from core.params import Capabilities
-from core.video import PRIORITY_ORDER, Priority, VideoStatus
+from core.video import DEFAULT_WEBHOOK_EVENTS, PRIORITY_ORDER, Priority, VideoStatus, WebhookEvent
 from core.webhooks import webhook_body
 
 logger = logging.getLogger(__name__)
@@ -40,14 +40,17 @@ def finish(
     if done != 1:
         return False
     count_finished(ctx.redis, ctx.keys, status.value, error.code if error else None)
-    notify(ctx, video_id)
+    notify(ctx, video_id, WebhookEvent.COMPLETED)
     return True
 
 
-def notify(ctx: Context, video_id: str) -> None:
-    """Schedule the webhook of a finished video, if it has one."""
+def notify(ctx: Context, video_id: str, event: WebhookEvent) -> None:
+    """Schedule the webhook of ``video_id`` for ``event`` if it has one that asked for it (the terminal events
+    unless the request's ``webhook_events`` said otherwise); its ``type`` is ``video.<status>``."""
     record = ctx.records.get(video_id)
     if record is None or record.webhook_url is None:
+        return
+    if event not in (record.webhook_events or DEFAULT_WEBHOOK_EVENTS):
         return
     msg_id = ctx.outbox.schedule(record.webhook_url, webhook_body(record.to_video()), video_id)
     logger.info("video %s %s: webhook %s scheduled", video_id, record.status, msg_id)

@@ -13,17 +13,81 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.errors import InvalidInputError
 from core.settings import Settings, parse_size
 from core.stages import MAX_TEMPORAL_UPSAMPLING
-from core.video import Priority, VideoParams
+from core.video import Priority, VideoParams, WebhookEvent
 
 MAX_SEED = 2**32 - 1
 
 
-class VideoRequest(BaseModel):
-    """The body of ``POST /videos``. Unknown fields are rejected; omitted fields take the model's defaults."""
+class ImageReference(BaseModel):
+    """OpenAI's ``input_reference`` object: an image by URL. Only ``data:`` URLs (or bare base64) are taken:
+    this server fetches nothing from the network, and it keeps no uploaded files to name by ``file_id``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_url: str | None = Field(None, description="a data: URL or base64 of a PNG/JPEG/WebP")
+    file_id: str | None = Field(None, description="not supported here: upload the image instead")
+
+
+class VideoRef(BaseModel):
+    """A video of yours by id (OpenAI's ``video: {id}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(max_length=64)
+
+
+class BaseVideoRequest(BaseModel):
+    """What every way to make a video shares besides its parameters: the model named, the queue, your metadata
+    and the webhook."""
 
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(min_length=1, max_length=10_000, description="what the video shows")
+    model: str | None = Field(
+        None, max_length=200, description="the served model's name or an alias (VIDEOGEN_MODEL_ALIASES)"
+    )
+    webhook_url: str | None = Field(None, max_length=2048, description="POSTed the video when it finishes")
+    webhook_events: list[WebhookEvent] | None = Field(
+        None, max_length=3, description="events to deliver (queued, started, completed); default: completed"
+    )
+    priority: Priority = Field(
+        Priority.NORMAL,
+        description="queue to wait in: workers run high before normal before low; high needs a key allowed it",
+    )
+    metadata: dict[str, str] = Field(
+        default_factory=dict, max_length=16, description="your own key/value pairs, returned as given"
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt must not be blank")
+        return value
+
+
+class RemixRequest(BaseVideoRequest):
+    """``POST /videos/{id}/remix``: the source's seed, size, length and reference image with a new prompt."""
+
+
+class EditRequest(BaseVideoRequest):
+    """``POST /videos/edits``: the source's first frame as the reference, its size, length and seed, a new
+    prompt. The source is one of your videos (``video``) or an MP4 uploaded as the form's ``video`` file."""
+
+    video: VideoRef | None = Field(None, description="one of your completed videos (or upload the file)")
+
+
+class ExtensionRequest(BaseVideoRequest):
+    """``POST /videos/extensions``: ``seconds`` more of the source, starting from its last frame. The source is
+    one of your videos (``video``) or an MP4 uploaded as the form's ``video`` file."""
+
+    seconds: float = Field(gt=0, le=3600, description="length of the new part")
+    video: VideoRef | None = Field(None, description="one of your completed videos (or upload the file)")
+
+
+class VideoRequest(BaseVideoRequest):
+    """The body of ``POST /videos``. Unknown fields are rejected; omitted fields take the model's defaults."""
+
     negative_prompt: str | None = Field(None, max_length=10_000, description="what it should not show")
     num_frames: int | None = Field(None, ge=1, le=10_000, description="frames in the video (or give seconds)")
     seconds: float | None = Field(
@@ -40,21 +104,9 @@ class VideoRequest(BaseModel):
     reference_image: str | None = Field(
         None, description="image + text to video: a PNG/JPEG/WebP as base64 or a data: URL"
     )
-    webhook_url: str | None = Field(None, max_length=2048, description="POSTed the video when it finishes")
-    priority: Priority = Field(
-        Priority.NORMAL,
-        description="queue to wait in: workers run high before normal before low; high needs a key allowed it",
+    input_reference: ImageReference | None = Field(
+        None, description="OpenAI's name for the reference (as a multipart file, or {image_url: data URL})"
     )
-    metadata: dict[str, str] = Field(
-        default_factory=dict, max_length=16, description="your own key/value pairs, returned as given"
-    )
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("prompt must not be blank")
-        return value
 
 
 class Capabilities(BaseModel):
@@ -72,6 +124,18 @@ class Capabilities(BaseModel):
         """Frames the base stage makes so ``temporal_upsampling`` doublings reach ``num_frames`` (as the
         pipeline computes it)."""
         return math.ceil((num_frames - 1) / 2**temporal_upsampling) + 1
+
+
+def check_model(requested: str | None, served: str, aliases: list[str]) -> str:
+    """The model name a video records: ``requested`` if it names the served model (its name, the last part of
+    its path, or one of ``aliases``), the served name when none was asked for; ``InvalidInputError`` naming the
+    accepted names otherwise."""
+    if requested is None:
+        return served
+    accepted = list(dict.fromkeys([served, served.rstrip("/").rsplit("/", 1)[-1], *aliases]))
+    if requested not in accepted:
+        raise _bad(f"model {requested!r} is not served here; accepted: {', '.join(accepted)}")
+    return requested
 
 
 def _bad(message: str) -> InvalidInputError:

@@ -17,7 +17,7 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from core.keys import Keys
-from core.video import Video, VideoState, VideoStatus, WebhookEvent, links_for, seconds_of
+from core.video import Video, VideoState, VideoStatus, links_for, seconds_of
 
 # KEYS: video hash, running set, expiry zset, queued set, heartbeat key. ARGV: id, allowed statuses (comma list),
 # expected attempt ('' any), new status, expires_at ('' none), heartbeat TTL in ms ('' none), then field/value
@@ -73,9 +73,6 @@ class VideoRecord(VideoState):
     completed_at: float | None = None
     expires_at: float | None = None
     worker: str | None = Field(None, description="the worker running (or that ran) the current attempt")
-    webhook_events: list[WebhookEvent] | None = Field(
-        None, description="the events the webhook receives; None: the terminal ones"
-    )
 
     def to_hash(self) -> dict[str, str]:
         """The Redis hash of this record (every field; ``None`` as the empty string)."""
@@ -102,8 +99,9 @@ class VideoRecord(VideoState):
             completed_at=_seconds(self.completed_at),
             expires_at=_seconds(self.expires_at),
             prompt=self.params.prompt,
-            seconds=seconds_of(self.params),
+            seconds=seconds_of(self.params, self.source),
             size=self.params.size,
+            remixed_from_video_id=self.source.video_id if self.source is not None else None,
             queue_position=queue_position if queued else None,
             links=links_for(self.id) if self.status is VideoStatus.COMPLETED else None,
         )

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
 
     # The model (worker side)
     model: str = "demo"  # "demo", a preset ("tiny") or a saved pipeline folder
+    # Other names a request's ``model`` may give for the served model (OpenAI SDK code passes e.g. sora-2)
+    model_aliases: Annotated[list[str], NoDecode] = []
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
     # auto: per module the fastest backend present (on a CPU: ONNX Runtime where it measured faster, exported
     # once into <data_dir>/engines/<weights key>/ unless engine_dir is set; docs/performance.md)
@@ -136,7 +138,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
 
     @field_validator(
-        "allowed_sizes", "api_keys", "high_priority_api_keys", "worker_priorities", mode="before"
+        "allowed_sizes",
+        "api_keys",
+        "high_priority_api_keys",
+        "worker_priorities",
+        "model_aliases",
+        mode="before",
     )
     @classmethod
     def _lists(cls, value: object) -> object:

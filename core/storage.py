@@ -22,11 +22,11 @@ from typing import Any, Protocol, TypeVar
 from core.errors import StorageError
 from core.keys import is_video_id
 from core.settings import Settings
-from core.video import INPUT_REFERENCE, VARIANTS
+from core.video import INPUT_REFERENCE, SOURCE_UPLOAD, VARIANTS
 
 logger = logging.getLogger(__name__)
 
-FILE_NAMES = frozenset({*VARIANTS.values(), INPUT_REFERENCE})
+FILE_NAMES = frozenset({*VARIANTS.values(), INPUT_REFERENCE, SOURCE_UPLOAD})
 CHUNK_BYTES = 256 * 1024
 T = TypeVar("T")
 

@@ -63,6 +63,7 @@ VARIANTS = {
     "spritesheet": "spritesheet.jpg",
 }
 INPUT_REFERENCE = "input.png"  # the client's reference image, stored at submit time
+SOURCE_UPLOAD = "source.mp4"  # a video the client uploaded to edit or extend, stored at submit time
 MIME_TYPES = {
     "video": "video/mp4",
     "thumbnail": "image/jpeg",
@@ -118,6 +119,18 @@ class VideoLinks(BaseModel):
     spritesheet: str
 
 
+class SourceVideo(BaseModel):
+    """The video a remix, edit or extension starts from, and what is taken from it: a remix its reference image,
+    an edit its first frame, an extension its last frame (and the new frames are appended to it). Either one of
+    the owner's videos (``video_id``) or a video uploaded with the request (``SOURCE_UPLOAD``)."""
+
+    video_id: str | None = Field(None, description="the source video; none: the upload stored with this one")
+    operation: Literal["remix", "edit", "extension"]
+    num_frames: int | None = Field(
+        None, description="the source's frame count (an upload's is known once a worker has read it)"
+    )
+
+
 class VideoState(BaseModel):
     """The fields the stored record (``core.records.VideoRecord``) and the public ``Video`` share, defined once:
     both classes derive from it, so a field added here is stored and served alike."""
@@ -129,8 +142,11 @@ class VideoState(BaseModel):
     priority: Priority = Field(Priority.NORMAL, description="the queue it waits in; high runs first")
     attempt: int = Field(1, description="1 for the first run; higher after a lost worker's job was retried")
     model: str | None = Field(None, description="the model asked for (or the served model's name)")
-    remixed_from_video_id: str | None = Field(
-        None, description="the video this one remixes, extends or edits"
+    source: SourceVideo | None = Field(
+        None, description="set for a remix, edit or extension of another video"
+    )
+    webhook_events: list[WebhookEvent] | None = Field(
+        None, description="the events the webhook is sent for; none given: completed (any end)"
     )
     params: VideoParams
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -160,6 +176,9 @@ class Video(VideoState):
         None, description="duration in seconds, as the OpenAI SDK types it (a string)"
     )
     size: str | None = Field(None, description="'WxH' in pixels")
+    remixed_from_video_id: str | None = Field(
+        None, description="the source of a remix, edit or extension (OpenAI's name; ``source`` says which)"
+    )
     queue_position: int | None = Field(
         None, description="jobs that run before it as the queues stand now (0 = next); only while queued"
     )
@@ -176,8 +195,14 @@ def links_for(video_id: str) -> VideoLinks:
     )
 
 
-def seconds_of(params: VideoParams) -> str | None:
-    """The video's length as the OpenAI SDK spells it ("4", "2.5"), once the frame count is known."""
+def seconds_of(params: VideoParams, source: SourceVideo | None = None) -> str | None:
+    """The video's length as the OpenAI SDK spells it ("4", "2.5"), once the frame count is known; an
+    extension's counts the source's frames too (its first frame is the source's last, shown once)."""
     if params.num_frames is None:
         return None
-    return f"{params.num_frames / params.fps:g}"
+    frames = params.num_frames
+    if source is not None and source.operation == "extension":
+        if source.num_frames is None:
+            return None
+        frames += source.num_frames - 1
+    return f"{frames / params.fps:g}"

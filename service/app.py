@@ -22,7 +22,7 @@ from service.access_log import RequestLog
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimit
 from service.metrics import JobCollector, RequestMetrics
-from service.routes import content, playground, system, videos
+from service.routes import content, derived, playground, system, videos
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def create_app(
     app.state.context = ctx
     app.state.registry = registry
     install_error_handlers(app)
+    app.include_router(derived.router)
     app.include_router(videos.router)
     app.include_router(content.router)
     app.include_router(system.router)

@@ -19,10 +19,14 @@ class ErrorBody(BaseModel):
 
 
 class VideoList(BaseModel):
+    """A page of videos (OpenAI's cursor page: pass ``last_id`` as ``after`` for the next)."""
+
     object: Literal["list"] = "list"
     data: list[Video]
     has_more: bool
-    next_cursor: str | None = Field(None, description="pass as ?after= for the next page")
+    first_id: str | None = Field(None, description="the first video's id on this page")
+    last_id: str | None = Field(None, description="the last video's id on this page: ?after= for the next")
+    next_cursor: str | None = Field(None, description="last_id when has_more, else null (pass as ?after=)")
 
 
 class DeletedVideo(BaseModel):

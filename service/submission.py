@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 import weakref
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -27,17 +28,19 @@ from core.errors import (
     UnsupportedMediaTypeError,
 )
 from core.keys import new_video_id
-from core.lifecycle import current_capabilities
+from core.lifecycle import current_capabilities, notify
 from core.logging import set_log_fields
-from core.params import Capabilities, VideoRequest, resolve_params
+from core.params import Capabilities, ImageReference, VideoRequest, check_model, resolve_params
 from core.records import VideoRecord
-from core.video import INPUT_REFERENCE, Priority, VideoStatus
+from core.video import INPUT_REFERENCE, SOURCE_UPLOAD, Priority, SourceVideo, VideoStatus, WebhookEvent
 from core.webhooks import check_webhook_url
 from service.auth import Principal, check_rate_limit
 from service.limits import loads_strict
 from service.reference import decode_base64_image, normalize_reference
 
 logger = logging.getLogger(__name__)
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
 
 MAX_IDEMPOTENCY_KEY = 255
 QUEUE_FULL_RETRY_AFTER_S = 10
@@ -71,6 +74,14 @@ CAPABILITIES_TTL_S = 5.0
 _CAPABILITIES = CapabilitiesCache(CAPABILITIES_TTL_S)
 
 
+def validated(model: type[RequestT], payload: dict[str, Any]) -> RequestT:
+    """``payload`` as ``model``; ``InvalidInputError`` (422) naming the first few problems otherwise."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInputError(describe(exc)) from exc
+
+
 def describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -81,32 +92,59 @@ def describe(exc: ValidationError) -> str:
 
 async def read_submission(request: Request, max_file_bytes: int) -> tuple[VideoRequest, bytes | None]:
     """The request and the raw reference image bytes (if any), from ``application/json`` or a form
-    (``multipart/form-data`` or urlencoded: fields as in JSON, ``metadata`` as a JSON string, ``reference_image``
-    a file or base64)."""
+    (``multipart/form-data`` or urlencoded: fields as in JSON, ``metadata`` as a JSON string or ``metadata[key]``
+    fields, the reference a file or base64)."""
+    payload, reference = await read_body(request, max_file_bytes)
+    video_request = validated(VideoRequest, payload)
+    inline = [video_request.reference_image, _image_url(video_request.input_reference)]
+    for image in filter(None, inline):
+        if reference is not None:
+            raise InvalidInputError("send one reference image (reference_image or input_reference), once")
+        reference = decode_base64_image(image)
+    return video_request, reference
+
+
+def _image_url(ref: ImageReference | None) -> str | None:
+    """The image of an OpenAI ``input_reference`` object, which must carry it inline."""
+    if ref is None:
+        return None
+    if ref.file_id is not None:
+        raise InvalidInputError(
+            "input_reference.file_id: this server keeps no uploaded files; upload the image as input_reference"
+        )
+    if ref.image_url is None:
+        raise InvalidInputError("input_reference needs image_url (a data: URL) or an uploaded file")
+    if ref.image_url.startswith(("http://", "https://")):
+        raise InvalidInputError(
+            "input_reference.image_url: this server does not fetch URLs; send a data: URL or upload the file"
+        )
+    return ref.image_url
+
+
+REFERENCE_FIELDS = ("reference_image", "input_reference")  # POST /videos: the reference image, as a file
+
+
+async def read_body(
+    request: Request, max_file_bytes: int, file_fields: tuple[str, ...] = REFERENCE_FIELDS
+) -> tuple[dict[str, Any], bytes | None]:
+    """The fields of a JSON object or form body and the one file a form may upload (under one of
+    ``file_fields``), before validation."""
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if content_type == "application/json":
         payload = loads_strict(await request.body())
         if not isinstance(payload, dict):
             raise InvalidInputError("body must be a JSON object")
-        reference = None
-    elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        payload, reference = await _read_form(request, max_file_bytes)
-    else:
-        raise UnsupportedMediaTypeError(
-            f"content type {content_type!r}: send application/json or multipart/form-data (or a urlencoded form)"
-        )
-    try:
-        video_request = VideoRequest.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidInputError(describe(exc)) from exc
-    if video_request.reference_image is not None:
-        if reference is not None:
-            raise InvalidInputError("send reference_image once: as a file or as base64")
-        reference = decode_base64_image(video_request.reference_image)
-    return video_request, reference
+        return payload, None
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return await _read_form(request, max_file_bytes, file_fields)
+    raise UnsupportedMediaTypeError(
+        f"content type {content_type!r}: send application/json or multipart/form-data (or a urlencoded form)"
+    )
 
 
-async def _read_form(request: Request, max_file_bytes: int) -> tuple[dict[str, Any], bytes | None]:
+async def _read_form(
+    request: Request, max_file_bytes: int, file_fields: tuple[str, ...]
+) -> tuple[dict[str, Any], bytes | None]:
     try:
         if request.headers.get("content-type", "").lower().startswith("multipart/"):
             parser = StrictMultiPartParser(
@@ -125,20 +163,38 @@ async def _read_form(request: Request, max_file_bytes: int) -> tuple[dict[str, A
         )
         raise MalformedRequestError(f"cannot read the multipart form: {message}") from exc
     payload: dict[str, Any] = {}
-    reference: bytes | None = None
+    upload: bytes | None = None
     for name, value in form.multi_items():
-        if name in payload or (name == "reference_image" and reference is not None):
-            raise InvalidInputError(f"field {name!r} appears more than once")
         if isinstance(value, UploadFile):
-            if name != "reference_image":
-                raise InvalidInputError(f"unexpected file field {name!r}: only reference_image is a file")
-            reference = await value.read(max_file_bytes + 1)
-        elif name == "metadata":
-            payload[name] = loads_strict(value) if value else {}
-        else:
-            payload[name] = value
+            if name not in file_fields:
+                raise InvalidInputError(
+                    f"unexpected file field {name!r}: only {' or '.join(file_fields)} is a file here"
+                )
+            if upload is not None:
+                raise InvalidInputError(f"send one file ({' or '.join(file_fields)}), once")
+            upload = await value.read(max_file_bytes + 1)
+            continue
+        outer, inner = _bracketed(name)
+        if inner is None:
+            if name in payload:
+                raise InvalidInputError(f"field {name!r} appears more than once")
+            payload[name] = (loads_strict(value) if value else {}) if name == "metadata" else value
+            continue
+        group = payload.setdefault(outer, {})
+        if not isinstance(group, dict) or inner in group:
+            raise InvalidInputError(f"field {name!r} appears more than once or beside {outer!r}")
+        group[inner] = value
     await form.close()
-    return payload, reference
+    return payload, upload
+
+
+_BRACKETED = re.compile(r"^([A-Za-z_]+)\[([A-Za-z0-9_.-]+)\]$")
+
+
+def _bracketed(name: str) -> tuple[str, str | None]:
+    """``video[id]`` -> ("video", "id"): how the OpenAI SDK (and PHP/Rails forms) send an object's fields."""
+    match = _BRACKETED.match(name)
+    return (match.group(1), match.group(2)) if match else (name, None)
 
 
 class StrictMultiPartParser(MultiPartParser):
@@ -190,16 +246,28 @@ def submit(
     video_request: VideoRequest,
     reference: bytes | None,
     idempotency_key: str | None,
+    source: SourceVideo | None = None,
+    source_upload: bytes | None = None,
 ) -> tuple[VideoRecord, bool]:
     """Create and enqueue a video; returns (record, replayed) where ``replayed`` means an earlier request with
-    the same ``Idempotency-Key`` and body created it."""
+    the same ``Idempotency-Key`` and body created it. A remix, edit or extension names its ``source`` (the
+    worker takes its reference image from there); an uploaded source video comes as ``source_upload``."""
     settings = ctx.settings
     if video_request.priority is Priority.HIGH and not principal.may_use_high_priority:
         raise PermissionDeniedError(
             "priority 'high' needs an API key listed in the server's VIDEOGEN_HIGH_PRIORITY_API_KEYS"
         )
     check_rate_limit(ctx, principal)
-    params = resolve_params(video_request, settings, _CAPABILITIES.get(ctx), reference is not None)
+    capabilities = _CAPABILITIES.get(ctx)
+    model = check_model(
+        video_request.model,
+        capabilities.model if capabilities is not None else settings.model,
+        settings.model_aliases,
+    )
+    has_reference = reference is not None or source is not None
+    params = resolve_params(video_request, settings, capabilities, has_reference)
+    if video_request.webhook_events is not None and video_request.webhook_url is None:
+        raise InvalidInputError("webhook_events needs a webhook_url")
     if video_request.webhook_url is not None:
         if settings.webhook_secret is None:
             raise InvalidWebhookURLError(
@@ -227,9 +295,12 @@ def submit(
         priority=video_request.priority,
         created_at=now,
         queued_at=now,
+        model=model,
+        source=source,
         params=params,
         metadata=video_request.metadata,
         webhook_url=video_request.webhook_url,
+        webhook_events=video_request.webhook_events,
     )
     created = False
     try:
@@ -241,6 +312,8 @@ def submit(
             )
         if png is not None:
             ctx.storage.put(video_id, INPUT_REFERENCE, png, "image/png")
+        if source_upload is not None:
+            ctx.storage.put(video_id, SOURCE_UPLOAD, source_upload, "video/mp4")
         # The record and RQ's job in one MULTI: one round trip, and no record without its job (or job without
         # its record) if the API dies between the two.
         pipe = ctx.redis.pipeline(transaction=True)
@@ -250,10 +323,12 @@ def submit(
         created = True
         pipe.execute()
     except Exception:
-        _undo(ctx, record, claim_key, created, png is not None)
+        _undo(ctx, record, claim_key, created, png is not None or source_upload is not None)
         raise
     # The access log line names the video (set_log_fields above); this one only at debug, to log once a request.
     logger.debug("video %s queued for %s at %s priority", video_id, principal.owner, video_request.priority)
+    if record.webhook_url is not None:
+        notify(ctx, video_id, WebhookEvent.QUEUED)
     return record, False
 
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from rq.timeouts import JobTimeoutException
 
 from core.context import Context
@@ -29,7 +30,7 @@ from core.errors import (
     OutOfMemoryError,
     VideoGenError,
 )
-from core.lifecycle import finish
+from core.lifecycle import finish, notify
 from core.logging import log_context
 from core.metrics import observe_stages
 from core.params import fill_for_model
@@ -37,7 +38,17 @@ from core.queue import job_id
 from core.records import requeue_fields
 from core.stages import Stage
 from core.storage import with_retries
-from core.video import INPUT_REFERENCE, MIME_TYPES, VARIANTS, Priority, VideoParams, VideoStatus
+from core.video import (
+    INPUT_REFERENCE,
+    MIME_TYPES,
+    SOURCE_UPLOAD,
+    VARIANTS,
+    Priority,
+    SourceVideo,
+    VideoParams,
+    VideoStatus,
+    WebhookEvent,
+)
 from worker.heartbeat import JobHeartbeat, WorkerPresence
 from worker.outage import retry_redis
 from worker.progress import ProgressTracker
@@ -141,6 +152,7 @@ class VideoJob:
         self.video_id = video_id
         self.attempt = attempt
         self.priority = Priority.NORMAL  # the record's, once _start has read it
+        self.source: SourceVideo | None = None  # likewise
         self.presence = process.presence
         self.shutdown = shutdown
         interrupt = shutdown.interrupt_reason if shutdown is not None else None
@@ -193,6 +205,7 @@ class VideoJob:
             )
             return "skipped"
         self.priority = record.priority
+        self.source = record.source
         params = record.params
         if (
             not params.is_complete
@@ -217,11 +230,13 @@ class VideoJob:
         )
         if started != 1:
             return "skipped"
+        if record.webhook_url is not None:
+            notify(self.ctx, self.video_id, WebhookEvent.STARTED)
         logger.info("video %s attempt %d started: %s", self.video_id, self.attempt, params.model_dump())
         return params
 
     def _generate(self, params: VideoParams) -> str:
-        reference = self._load_reference() if params.has_reference_image else None
+        reference, before = self._load_reference(params) if params.has_reference_image else (None, None)
         width, height = params.width_height or (0, 0)
         self.tracker(Stage.REFERENCE, 0, 1)  # starts the clock: prompt encoding counts as reference time
         out = self.runtime.pipeline(
@@ -237,7 +252,16 @@ class VideoJob:
             temporal_upsampling=params.temporal_upsampling,
             callback=self.tracker,
         )
-        files = self._encode(out.frames[0], out.reference_images[0], params.fps)
+        frames = out.frames[0]
+        if (
+            before is not None
+        ):  # an extension: the source, then the new frames (the first is the source's last)
+            if before.shape[1:] != frames.shape[1:]:
+                raise InvalidInputError(
+                    f"the source is {before.shape[2]}x{before.shape[1]}, this video is not"
+                )
+            frames = np.concatenate([before, frames[1:]])
+        files = self._encode(frames, out.reference_images[0], params.fps)
         self._upload(files)
         timings = self.tracker.finish()
         completed = retry_redis(  # a Redis outage now waits for Redis rather than failing the video
@@ -260,20 +284,64 @@ class VideoJob:
     def _worker_name(self) -> str | None:
         return self.presence.worker_name if self.presence is not None else None
 
-    def _load_reference(self) -> Any:
+    def _load_reference(self, params: VideoParams) -> tuple[Any, np.ndarray | None]:
+        """The reference image (PIL RGB) and, for an extension, the source's frames (F, H, W, 3) uint8 that the
+        new ones continue. Without a source it is the client's image; a remix takes the source's reference
+        image, an edit its first frame, an extension its last."""
         from PIL import Image, UnidentifiedImageError
 
-        data = with_retries(
-            lambda: b"".join(self.ctx.storage.read(self.video_id, INPUT_REFERENCE)),
-            self.ctx.settings.storage_retries,
-            self.ctx.settings.storage_retry_backoff_s,
-            f"read {self.video_id}/{INPUT_REFERENCE}",
-        )
+        source = self.source
+        if source is None or source.operation == "remix":
+            owner, name = (
+                (self.video_id, INPUT_REFERENCE)
+                if source is None
+                else (source.video_id, VARIANTS["reference"])
+            )
+            data = self._read(owner, name)
+            try:
+                with Image.open(io.BytesIO(data)) as img:
+                    return img.convert("RGB"), None
+            except (OSError, UnidentifiedImageError) as exc:
+                raise InvalidReferenceError(f"the reference image cannot be read: {exc}") from exc
+        frames = self._source_frames(source, params)
+        if source.operation == "edit":
+            return Image.fromarray(frames[0]), None
+        return Image.fromarray(frames[-1]), frames
+
+    def _source_frames(self, source: SourceVideo, params: VideoParams) -> np.ndarray:
+        """The frames (F, H, W, 3) uint8 of an edit's or extension's source: one of the owner's videos, or the
+        MP4 uploaded with the request (scaled to this video's size, its frame count written to the record)."""
+        from PIL import Image
+
+        from core.media import read_video
+
+        if source.video_id is not None:
+            return read_video(self._read(source.video_id, VARIANTS["video"]))
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                return img.convert("RGB")
-        except (OSError, UnidentifiedImageError) as exc:
-            raise InvalidReferenceError(f"the reference image cannot be read: {exc}") from exc
+            frames = read_video(self._read(self.video_id, SOURCE_UPLOAD))
+        except (OSError, ValueError, RuntimeError) as exc:  # imageio/ffmpeg's ways of saying "not a video"
+            raise InvalidReferenceError(f"the uploaded video cannot be read: {exc}"[:500]) from exc
+        if len(frames) == 0:
+            raise InvalidReferenceError("the uploaded video has no frames")
+        width, height = params.width_height or (frames.shape[2], frames.shape[1])
+        if frames.shape[1:3] != (height, width):
+            frames = np.stack([np.asarray(Image.fromarray(f).resize((width, height))) for f in frames])
+        self.source = source.model_copy(update={"num_frames": len(frames)})
+        self.ctx.records.set_fields(self.video_id, {"source": self.source})
+        return frames
+
+    def _read(self, video_id: str, name: str) -> bytes:
+        """A stored file's bytes (transient storage errors retried); a source's file that is gone fails the
+        video with ``invalid_reference``."""
+        settings = self.ctx.settings
+        if video_id != self.video_id and self.ctx.storage.size(video_id, name) is None:
+            raise InvalidReferenceError(f"the source video {video_id} is no longer stored")
+        return with_retries(
+            lambda: b"".join(self.ctx.storage.read(video_id, name)),
+            settings.storage_retries,
+            settings.storage_retry_backoff_s,
+            f"read {video_id}/{name}",
+        )
 
     def _encode(self, frames: Any, reference: Any, fps: float) -> list[tuple[str, bytes]]:
         """(variant, bytes) for the MP4, its thumbnail, spritesheet and the reference PNG; frames are uint8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -130,22 +130,37 @@ def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Annotated[str | None, Query(description="cursor: the last id of the previous page")] = None,
     status: VideoStatus | None = None,
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="by creation time; desc: newest first")
+    ] = "desc",
 ) -> VideoList:
-    """Your videos, newest first."""
+    """Your videos, newest first (or oldest first with ``order=asc``)."""
     limit = min(limit, ctx.settings.max_page_limit)
     try:
-        records, has_more = ctx.records.page(principal.owner, limit, after, status)
+        records, has_more = ctx.records.page(principal.owner, limit, after, status, ascending=order == "asc")
     except KeyError:
         raise InvalidInputError(f"unknown cursor after={after!r}") from None
     data = [present(ctx, r) for r in records]
-    return VideoList(data=data, has_more=has_more, next_cursor=data[-1].id if has_more and data else None)
+    first_id, last_id = (data[0].id, data[-1].id) if data else (None, None)
+    return VideoList(
+        data=data,
+        has_more=has_more,
+        first_id=first_id,
+        last_id=last_id,
+        next_cursor=last_id if has_more else None,
+    )
 
 
 @router.get(
     "/{video_id}", response_model=Video, responses=error_responses(401, 404, 503), summary="Get a video"
 )
-def get_video(video_id: str, ctx: ContextDep, principal: PrincipalDep) -> Video:
-    return present(ctx, load_owned(ctx, principal.owner, video_id))
+def get_video(video_id: str, response: Response, ctx: ContextDep, principal: PrincipalDep) -> Video:
+    """The video's current state. While it runs, ``openai-poll-after-ms`` tells the OpenAI SDK's poll helper
+    how long to wait before asking again."""
+    video = present(ctx, load_owned(ctx, principal.owner, video_id))
+    if not video.status.is_terminal:
+        response.headers["openai-poll-after-ms"] = str(max(100, int(ctx.settings.progress_interval_s * 1000)))
+    return video
 
 
 @router.post(
