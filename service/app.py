@@ -6,22 +6,20 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 
 from core.connection import api_redis
 from core.context import Context
 from core.maintenance import start_maintenance
-from core.params import VideoRequest
 from core.settings import Settings, get_settings
 from core.storage import Storage
 from service.access_log import RequestLog
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimit
 from service.metrics import JobCollector, RequestMetrics
+from service.openapi import build_openapi, operation_id
 from service.routes import content, derived, playground, system, videos
 
 logger = logging.getLogger(__name__)
@@ -64,7 +62,13 @@ def create_app(
             loop.stop()
         ctx.redis.close()
 
-    app = FastAPI(title="videogen", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="videogen",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
     app.state.context = ctx
     app.state.registry = registry
     install_error_handlers(app)
@@ -76,17 +80,5 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, registry=registry)
     app.add_middleware(RequestLog)  # outermost: its line covers the whole request
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus ``VideoRequest``, which ``POST /videos`` reads itself (JSON or multipart)."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        request_schema = VideoRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-        schema.setdefault("components", {}).setdefault("schemas", {})["VideoRequest"] = request_schema
-        app.openapi_schema = schema
-    return app.openapi_schema

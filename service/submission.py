@@ -121,7 +121,10 @@ def _image_url(ref: ImageReference | None) -> str | None:
     return ref.image_url
 
 
-REFERENCE_FIELDS = ("reference_image", "input_reference")  # POST /videos: the reference image, as a file
+REFERENCE_FIELDS = ("reference_image", "input_reference")
+LIST_FIELDS = (
+    "webhook_events",
+)  # a form sends a list as the field repeated (or as webhook_events[])  # POST /videos: the reference image, as a file
 
 
 async def read_body(
@@ -173,6 +176,9 @@ async def _read_form(
             if upload is not None:
                 raise InvalidInputError(f"send one file ({' or '.join(file_fields)}), once")
             upload = await value.read(max_file_bytes + 1)
+            continue
+        if name.removesuffix("[]") in LIST_FIELDS:  # repeated (or name[]) fields make a list
+            payload.setdefault(name.removesuffix("[]"), []).append(value)
             continue
         outer, inner = _bracketed(name)
         if inner is None:

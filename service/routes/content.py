@@ -38,12 +38,14 @@ CONTENT_RESPONSES = {
     response_class=Response,
     responses=CONTENT_RESPONSES,  # type: ignore[arg-type]
     summary="Download the video, thumbnail or reference image",
+    operation_id="download_video_content",
 )
 @router.head(
     "/{video_id}/content",
     response_class=Response,
     responses=CONTENT_RESPONSES,  # type: ignore[arg-type]
     summary="The headers the same GET would answer (size, ETag, Last-Modified), without the body",
+    operation_id="head_video_content",
 )
 def get_content(
     video_id: str,

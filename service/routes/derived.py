@@ -87,7 +87,6 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
     response_model=Video,
     responses=DERIVED_RESPONSES,
     summary="Remix a video",
-    operation_id="remix_video",
 )
 async def remix_video(
     video_id: str,
@@ -115,7 +114,6 @@ async def remix_video(
     response_model=Video,
     responses=DERIVED_RESPONSES,
     summary="Edit a video",
-    operation_id="edit_video",
 )
 async def edit_video(
     request: Request,
@@ -146,7 +144,6 @@ async def edit_video(
     response_model=Video,
     responses=DERIVED_RESPONSES,
     summary="Extend a video",
-    operation_id="extend_video",
 )
 async def extend_video(
     request: Request,
@@ -202,20 +199,23 @@ async def read_derived(
     return body, upload
 
 
-@router.api_route(
+@router.post(
     "/characters",
-    methods=["POST"],
     responses=error_responses(401, 404),
-    summary="Characters (not supported)",
-    operation_id="create_character",
+    summary="Create a character (not supported)",
+    status_code=404,
 )
-@router.api_route(
+def create_character(principal: PrincipalDep) -> None:
+    """OpenAI's character endpoints: this server has no characters (404 ``not_supported``)."""
+    raise NotSupportedError(f"characters are not supported by this server; it supports {SUPPORTED}")
+
+
+@router.get(
     "/characters/{character_id}",
-    methods=["GET"],
     responses=error_responses(401, 404),
-    summary="Characters (not supported)",
-    operation_id="get_character",
+    summary="Get a character (not supported)",
+    status_code=404,
 )
-def characters(principal: PrincipalDep) -> None:
+def get_character(character_id: str, principal: PrincipalDep) -> None:
     """OpenAI's character endpoints: this server has no characters (404 ``not_supported``)."""
     raise NotSupportedError(f"characters are not supported by this server; it supports {SUPPORTED}")

@@ -15,7 +15,6 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.keys import is_video_id
 from core.lifecycle import finish
 from core.logging import set_log_fields
-from core.params import VideoRequest
 from core.records import VideoRecord
 from core.video import Video, VideoStatus
 from service.deps import ContextDep, PrincipalDep
@@ -53,30 +52,10 @@ def requested_wait(prefer: str | None, max_wait_s: float) -> float:
     return min(float(match.group(1)), max_wait_s) if match else 0.0
 
 
-def _multipart_schema() -> dict[str, Any]:
-    schema = VideoRequest.model_json_schema()
-    props = dict(schema["properties"])
-    props["reference_image"] = {"type": "string", "format": "binary", "description": "PNG/JPEG/WebP file"}
-    props["metadata"] = {"type": "string", "description": "a JSON object of string values"}
-    return {"type": "object", "properties": props, "required": ["prompt"]}
-
-
-CREATE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/VideoRequest"}},
-            "multipart/form-data": {"schema": _multipart_schema()},
-        },
-    }
-}
-
-
 @router.post(
     "",
     status_code=202,
     response_model=Video,
-    openapi_extra=CREATE_BODY,
     responses={200: {"model": Video, "description": "finished within Prefer: wait, or an idempotent replay"}}
     | error_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
     summary="Create a video",
