@@ -121,10 +121,10 @@ def _image_url(ref: ImageReference | None) -> str | None:
     return ref.image_url
 
 
+# POST /videos: the reference image, as a file
 REFERENCE_FIELDS = ("reference_image", "input_reference")
-LIST_FIELDS = (
-    "webhook_events",
-)  # a form sends a list as the field repeated (or as webhook_events[])  # POST /videos: the reference image, as a file
+# A form sends a list as the field repeated (or as webhook_events[]).
+LIST_FIELDS = ("webhook_events",)
 
 
 async def read_body(
