@@ -95,6 +95,7 @@ def live_stack(redis_url: str, tmp_path: Path) -> Iterator[str]:
         VIDEOGEN_API_KEYS=API_KEY,
         VIDEOGEN_DATA_DIR=str(tmp_path / "data"),
         VIDEOGEN_WARMUP="false",
+        VIDEOGEN_MODEL_ALIASES="sora-2,sora-2-pro",  # docs/api.md's OpenAI SDK example passes model="sora-2"
     )
     videogen = str(VENV / "bin" / "videogen")
     logs = tmp_path / "logs"
