@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.video import PRIORITY_ORDER, Priority
@@ -85,9 +85,9 @@ class Settings(BaseSettings):
 
     # Auth and rate limiting
     auth_enabled: bool = True  # off only for local use (``videogen up`` turns it off when no keys are set)
-    api_keys: Annotated[list[str], NoDecode] = []
+    api_keys: Annotated[list[SecretStr], NoDecode] = []  # secrets: repr and logs show '**********'
     # Keys that may also ask for priority "high" (each is a valid API key by itself; others get 403).
-    high_priority_api_keys: Annotated[list[str], NoDecode] = []
+    high_priority_api_keys: Annotated[list[SecretStr], NoDecode] = []
     rate_limit_per_minute: int = Field(60, ge=0)  # POST /videos per API key (or per client address); 0 = off
 
     # Jobs
@@ -116,14 +116,14 @@ class Settings(BaseSettings):
     s3_public_endpoint_url: str | None = None  # host browsers reach for presigned URLs, if not the same
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None  # None: boto3's usual chain (AWS_ACCESS_KEY_ID, profiles, roles)
-    s3_secret_access_key: str | None = None
+    s3_secret_access_key: SecretStr | None = None
     s3_presign_redirect: bool = False  # GET .../content answers 307 to a presigned URL instead of streaming
     s3_presign_expiry_s: int = Field(3600, ge=1)
     storage_retries: int = Field(3, ge=1)  # attempts per storage operation in the worker
     storage_retry_backoff_s: float = Field(0.5, ge=0)
 
     # Webhooks (Standard Webhooks signatures)
-    webhook_secret: str | None = None  # "whsec_<base64>"; webhook_url is refused while unset
+    webhook_secret: SecretStr | None = None  # "whsec_<base64>"; webhook_url is refused while unset
     webhook_allow_private: bool = False  # allow loopback/private/link-local targets (tests, closed networks)
     webhook_timeout_s: float = Field(10.0, gt=0)
     webhook_max_attempts: int = Field(6, ge=1)
@@ -176,13 +176,13 @@ class Settings(BaseSettings):
 
     @field_validator("webhook_secret")
     @classmethod
-    def _secret(cls, value: str | None) -> str | None:
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            decode_secret(value)
+            decode_secret(value.get_secret_value())
         return value
 
     @property
-    def all_api_keys(self) -> list[str]:
+    def all_api_keys(self) -> list[SecretStr]:
         """Every key that authenticates: ``api_keys`` and ``high_priority_api_keys``."""
         return [*self.api_keys, *self.high_priority_api_keys]
 

@@ -208,7 +208,9 @@ class S3Storage:
         common = {
             "region_name": settings.s3_region,
             "aws_access_key_id": settings.s3_access_key_id,
-            "aws_secret_access_key": settings.s3_secret_access_key,
+            "aws_secret_access_key": (
+                settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None
+            ),
             "config": config,
         }
         self.client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, **common)

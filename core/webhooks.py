@@ -277,7 +277,7 @@ class WebhookOutbox:
             "content-type": "application/json",
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, msg_id, timestamp, body),
+            "webhook-signature": sign(secret.get_secret_value(), msg_id, timestamp, body),
             "user-agent": "videogen-webhooks/1",
         }
         try:

@@ -44,8 +44,11 @@ def authenticate(request: Request, ctx: Context) -> Principal:
     if key is None:
         raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
     # Compare against every key so the time taken does not reveal which one nearly matched.
-    normal = [hmac.compare_digest(key.encode(), k.encode()) for k in ctx.settings.api_keys]
-    high = [hmac.compare_digest(key.encode(), k.encode()) for k in ctx.settings.high_priority_api_keys]
+    normal = [hmac.compare_digest(key.encode(), k.get_secret_value().encode()) for k in ctx.settings.api_keys]
+    high = [
+        hmac.compare_digest(key.encode(), k.get_secret_value().encode())
+        for k in ctx.settings.high_priority_api_keys
+    ]
     if not any(normal) and not any(high):
         raise AuthenticationError("invalid API key")
     owner = key_digest(key)

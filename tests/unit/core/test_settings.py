@@ -13,7 +13,8 @@ def test_env_prefix_lists_and_redis_url_alias(monkeypatch):
     assert s.redis_url == "redis://example:6380/2"
     assert s.allowed_sizes == ["32x32", "64x48"]
     assert s.size_pairs == [(32, 32), (64, 48)]
-    assert s.api_keys == ["k1", "k2"]
+    assert [k.get_secret_value() for k in s.api_keys] == ["k1", "k2"]
+    assert "k1" not in repr(s) and "k2" not in str(s.model_dump())  # secrets stay out of reprs and logs
     assert s.max_queued == 7
 
 
