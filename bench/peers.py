@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/peers.py                                   # demo and mid scales, CPU, fp32
     .venv/bin/python bench/peers.py --scales demo --repeats 5 --stages
-    .venv/bin/python bench/peers.py --scales base --device cuda --dtype fp16 --compile
+    .venv/bin/python bench/peers.py --scales base --device cuda --precisions fp32,fp16,fp16+compile
 
 The peers are diffusers' ``TextToVideoSDPipeline`` (a ``UNet3DConditionModel``) and ``AnimateDiffPipeline`` (a
 ``UNetMotionModel``: an SD ``UNet2DConditionModel`` plus a ``MotionAdapter``), built on the *same* VAE, text
@@ -14,9 +14,11 @@ shared machine hits every column alike; the table gives the median.
 
 Scales: ``tiny`` (the test preset, 32x32, for dry runs), ``demo`` (the shipped model's architecture, 64x64),
 ``mid`` (``bench/pipeline.py``'s mid preset, 128x128), ``base`` (the paper's: SD-1.5 widths, 256x256; a GPU's).
-Memory: on CUDA the most torch allocated during the call above what was allocated before it (weights of every
-pipeline stay resident); on a CPU the process's peak resident set during the call above the resident set before
-it (``worker.memory``). ``--stages`` adds videogen's seconds and peak memory per stage.
+Memory, read in the first round: on CUDA the most torch allocated during the call above what was allocated before
+it (weights of every pipeline stay resident: the weights column); on a CPU the process's peak resident set during
+the call above the resident set before it (``worker.memory``; see ``measure``). ``--stages`` adds videogen's
+seconds and peak memory per stage. ``--sr-steps-ratios 1,0.5`` times videogen at each super-resolution steps ratio
+in the same rounds.
 """
 
 from __future__ import annotations
@@ -146,18 +148,26 @@ class StageMeter:
     base: int = 0
     stage: str = Stage.REFERENCE
     t: float = 0.0
+    timing: bool = True
+    memory: bool = True
+    call_peak: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     peak: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
-    def start(self, base: int) -> None:
-        self.base, self.stage, self.t = base, Stage.REFERENCE, time.perf_counter()
+    def start(self, base: int, timing: bool, memory: bool) -> None:
+        self.base, self.timing, self.memory, self.call_peak = base, timing, memory, 0
+        self.stage, self.t = Stage.REFERENCE, time.perf_counter()
         self.probe.reset()
 
     def close(self, stage: str) -> None:
         sync(self.device)
         now = time.perf_counter()
-        self.seconds[stage] += now - self.t
-        self.peak[stage] = max(self.peak[stage], (self.probe.peak() or 0) - self.base)
+        peak = (self.probe.peak() or 0) - self.base
+        self.call_peak = max(self.call_peak, peak)
+        if self.timing:
+            self.seconds[stage] += now - self.t
+        if self.memory:
+            self.peak[stage] = max(self.peak[stage], peak)
         self.t = now
         self.probe.reset()
 
@@ -183,7 +193,7 @@ class Contender:
     call: Callable[[Any], object]  # takes the videogen callback (ignored by peers)
     weights: int
     seconds: list[float] = field(default_factory=list)
-    peaks: list[int] = field(default_factory=list)
+    peak: int = 0
 
 
 def contenders(
@@ -194,126 +204,168 @@ def contenders(
     width: int,
     steps: int,
     guidance: float,
+    sr_steps_ratios: list[float] | None = None,
+    before: bool = False,
 ) -> list[Contender]:
-    """videogen first, then each peer, all making the same video from the same prompt."""
+    """videogen (its own config, or once per super-resolution steps ratio; with ``before``, also as it ran before
+    the speed-ups: full super-resolution steps and every decoder stage), then each peer, all making the same video
+    from the same prompt."""
     videogen_modules = [
         getattr(pipe, n) for n in pipe.components if isinstance(getattr(pipe, n), torch.nn.Module)
     ]
-    out = [
-        Contender(
-            "videogen",
-            pipe,
-            lambda cb: pipe(
-                PROMPT, num_frames=frames, height=height, width=width, num_inference_steps=steps,
-                guidance_scale=guidance, seed=0, callback=cb,
-            ),
-            weight_bytes(videogen_modules),
-        )
-    ]  # fmt: skip
+    weights = weight_bytes(videogen_modules)
+    out = []
+    variants: list[tuple[str, float | None, bool]] = [
+        ("videogen" if r is None else f"videogen sr={r:g}", r, False) for r in sr_steps_ratios or [None]
+    ]
+    if before:
+        variants.append(("videogen before", 1.0, True))
+    for label, ratio, full_decoder in variants:
+
+        def generate(
+            cb: Any,
+            ratio: float | None = ratio,
+            full: bool = full_decoder,
+            own: float = pipe.config.sr_steps_ratio,
+        ) -> object:
+            pipe.register_to_config(sr_steps_ratio=own if ratio is None else ratio)
+            decoder = pipe.video_decoder
+            if full:  # every temporal stage of the decoder runs, identity or not
+                decoder.identity_mixers = lambda: [False] * len(decoder.temporal_mixers)
+            try:
+                return pipe(
+                    PROMPT,
+                    num_frames=frames,
+                    height=height,
+                    width=width,
+                    num_inference_steps=steps,
+                    guidance_scale=guidance,
+                    seed=0,
+                    callback=cb,
+                )
+            finally:
+                decoder.__dict__.pop("identity_mixers", None)
+
+        out.append(Contender(label, pipe, generate, weights))
     for name in peers:
         peer = build_peer(name, pipe)
         generator = torch.Generator("cpu")
 
         def run(_cb: Any, peer: DiffusionPipeline = peer, generator: torch.Generator = generator) -> object:
             return peer(
-                PROMPT, num_frames=frames, height=height, width=width, num_inference_steps=steps,
-                guidance_scale=guidance, generator=generator.manual_seed(0), output_type="np",
-            )  # fmt: skip
+                PROMPT,
+                num_frames=frames,
+                height=height,
+                width=width,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=generator.manual_seed(0),
+                output_type="np",
+            )
 
         out.append(Contender(name, peer, run, weight_bytes([peer.unet, peer.vae, peer.text_encoder])))
     return out
 
 
-def compile_all(pipe: VideoGenPipeline, peers: list[Contender]) -> None:
+def compile_all(pipe: VideoGenPipeline, peers: list[Contender], backend: str = "inductor") -> None:
     """Inductor on every denoiser and decoder, videogen's and the peers' alike (the shared VAE's decoder once)."""
     from export.torch_compile import compile_in_place
 
     for name in ("reference_unet", "base_unet", "sr_unet", "temporal_upsampler", "video_decoder"):
-        compile_in_place(getattr(pipe, name))
-    compile_in_place(pipe.vae.decoder)
+        compile_in_place(getattr(pipe, name), backend)
+    compile_in_place(pipe.vae.decoder, backend)
     for c in peers:
-        compile_in_place(c.pipeline.unet)
+        compile_in_place(c.pipeline.unet, backend)
 
 
 def measure(
     cands: list[Contender], repeats: int, device: torch.device, stages: StageMeter | None, warmup: int = 1
 ) -> None:
-    """``warmup`` untimed rounds, then ``repeats`` rounds calling each contender in turn (the order rotates every
-    round)."""
+    """``warmup`` untimed rounds, then ``repeats`` timed rounds calling each contender in turn (the order rotates
+    every round). Peak memory is read in the first round. On a CPU, warm-up rounds run with glibc's mmap threshold
+    fixed at 128 KiB, so the resident set follows live tensors (at the price of page faults), and timed rounds with
+    it fixed at 32 MiB (glibc's own ceiling); without a warm-up round the CPU peak is how far the resident set grew
+    during the call, a lower bound."""
     probe = stages.probe if stages is not None else probe_for(str(device))
+    libc = glibc(128 * 1024) if device.type == "cpu" and warmup else None
     for round_ in range(warmup + repeats):
+        timed = round_ >= warmup
+        if libc is not None and round_ == warmup:
+            libc.mallopt(M_MMAP_THRESHOLD, 32 * MiB)
         order = cands[round_ % len(cands) :] + cands[: round_ % len(cands)]
         for c in order:
             sync(device)
+            if libc is not None and not timed:
+                libc.malloc_trim(0)  # hand freed heap back, so the call's peak is its own working memory
             base = current_bytes(device, probe)
-            probe.reset()
-            cb = None
-            if c.name == "videogen" and stages is not None and round_ >= warmup:
-                stages.start(base)
-                cb = stages
+            meter = stages if c is cands[0] and (timed or round_ == 0) else None
+            if meter is not None:
+                meter.start(base, timing=timed, memory=round_ == 0)
             start = time.perf_counter()
             with torch.no_grad():
-                c.call(cb)
+                c.call(meter)
             sync(device)
             elapsed = time.perf_counter() - start
-            if cb is not None:
-                stages.close(stages.stage)
-                peak = max(stages.peak.values(), default=0)
+            if meter is not None:
+                meter.close(meter.stage)
+                peak = meter.call_peak
             else:
                 peak = (probe.peak() or 0) - base
-            if round_ >= warmup:
+            if round_ == 0:
+                c.peak = max(peak, 0)
+            if timed:
                 c.seconds.append(elapsed)
-                c.peaks.append(max(peak, 0))
 
 
 def current_bytes(device: torch.device, probe: MemoryProbe) -> int:
-    """What is held before a call: allocated bytes on CUDA, the resident set on a CPU (after handing freed heap
-    back to the kernel, so the next call's peak resident set is its own working memory)."""
+    """What is held before a call: allocated bytes on CUDA, the resident set on a CPU."""
     if device.type == "cuda":
         return int(torch.cuda.memory_allocated(device))
-    if LIBC is not None:
-        LIBC.malloc_trim(0)
     probe.reset()
     return probe.peak() or 0
 
 
-def glibc() -> ctypes.CDLL | None:
-    """glibc with a fixed mmap threshold: every tensor over 128 KiB is mapped and unmapped on its own, so the
-    resident set follows live memory (glibc's default threshold grows and keeps freed tensors resident)."""
+def glibc(mmap_threshold: int) -> ctypes.CDLL | None:
+    """glibc with its mmap threshold fixed at ``mmap_threshold`` bytes (None off glibc)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+        libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
     except (OSError, AttributeError):
         return None
     return libc
 
 
 M_MMAP_THRESHOLD = -3  # mallopt(3)
-LIBC: ctypes.CDLL | None = None
 
 
-def run_scale(args: argparse.Namespace, scale: str) -> dict[str, Any]:
+def run_scale(args: argparse.Namespace, scale: str, precision: str) -> dict[str, Any]:
+    """One scale at one precision (``fp32``, ``fp16``, ``bf16``, each optionally ``+compile``)."""
     preset, height, width = SCALES[scale]
-    device, dtype = torch.device(args.device), DTYPES[args.dtype]
+    name, _, extra = precision.partition("+")
+    device, dtype = torch.device(args.device), DTYPES[name]
     pipe = build_pipeline(preset).to(device, dtype)
     pipe.set_progress_bar_config(disable=True)
     peers = [p for p in args.peers.split(",") if p]
-    cands = contenders(pipe, peers, args.frames, height, width, args.steps, args.guidance)
-    if args.compile:
-        compile_all(pipe, cands[1:])
+    ratios = [float(r) for r in args.sr_steps_ratios.split(",") if r]
+    cands = contenders(
+        pipe, peers, args.frames, height, width, args.steps, args.guidance, ratios, args.before
+    )
+    if extra == "compile":
+        compile_all(pipe, cands[1:], args.compile_backend)
     stages = StageMeter(probe_for(str(device)), device) if args.stages else None
     measure(cands, args.repeats, device, stages, args.warmup)
     if stages is not None:  # sums over the timed rounds -> per video
         stages.seconds = {k: v / args.repeats for k, v in stages.seconds.items()}
     return {
         "scale": scale,
+        "precision": precision,
         "height": height,
         "width": width,
         "contenders": {
             c.name: {
                 "seconds": statistics.median(c.seconds),
                 "all_seconds": c.seconds,
-                "peak_mib": statistics.median(c.peaks) / MiB,
+                "peak_mib": c.peak / MiB,
                 "weights_mib": c.weights / MiB,
             }
             for c in cands
@@ -329,19 +381,27 @@ def run_scale(args: argparse.Namespace, scale: str) -> dict[str, Any]:
 
 def print_result(result: dict[str, Any], args: argparse.Namespace) -> None:
     rows = result["contenders"]
-    ours = rows["videogen"]["seconds"]
+    peers = [n for n in rows if not n.startswith("videogen")]
     print(
         f"\n## {result['scale']}: {args.frames} frames {result['height']}x{result['width']}, {args.steps} steps,"
-        f" CFG {args.guidance}, {args.dtype}{' + compile' if args.compile else ''}, median of {args.repeats}"
+        f" CFG {args.guidance}, {result['precision']}, median of {args.repeats}"
     )
-    print(f"{'pipeline':<20}{'s/video':>10}{'peak MiB':>10}{'weights MiB':>13}{'videogen cheaper':>18}")
+    print(
+        f"{'pipeline':<24}{'s/video':>10}{'peak MiB':>10}{'weights MiB':>13}"
+        + "".join(f"{'x cheaper than ' + p:>32}" for p in peers)
+    )
     for name, r in rows.items():
-        ratio = "-" if name == "videogen" else f"{r['seconds'] / ours:.2f}x"
-        print(f"{name:<20}{r['seconds']:>10.3f}{r['peak_mib']:>10.0f}{r['weights_mib']:>13.1f}{ratio:>18}")
+        cells = [
+            f"{rows[p]['seconds'] / r['seconds']:.2f}x" if name.startswith("videogen") else "-" for p in peers
+        ]
+        print(
+            f"{name:<24}{r['seconds']:>10.3f}{r['peak_mib']:>10.0f}{r['weights_mib']:>13.1f}"
+            + "".join(f"{c:>32}" for c in cells)
+        )
     if result["stages"]:
-        print(f"{'videogen stage':<20}{'s/video':>10}{'peak MiB':>10}")
+        print(f"{next(iter(rows)) + ' per stage':<24}{'s/video':>10}{'peak MiB':>10}")
         for stage, s in result["stages"].items():
-            print(f"{stage:<20}{s['seconds']:>10.3f}{s['peak_mib']:>10.0f}")
+            print(f"{stage:<24}{s['seconds']:>10.3f}{s['peak_mib']:>10.0f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,34 +411,63 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--guidance", type=float, default=7.5)
-    p.add_argument("--repeats", type=int, default=3, help="timed rounds after one warm-up round")
-    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="fp32", choices=sorted(DTYPES))
+    p.add_argument("--repeats", type=int, default=3, help="timed rounds")
     p.add_argument(
-        "--compile", action="store_true", help="torch.compile (inductor) every denoiser and decoder"
+        "--warmup", type=int, default=1, help="untimed rounds first (peak memory is read in the first)"
+    )
+    p.add_argument(
+        "--sr-steps-ratios",
+        default="",
+        help="comma-separated: videogen once per super-resolution steps ratio (default: the model's own)",
+    )
+    p.add_argument(
+        "--before",
+        action="store_true",
+        help="also videogen before the speed-ups (sr ratio 1, every decoder stage)",
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--precisions",
+        default="fp32",
+        help=f"comma-separated, of {sorted(DTYPES)}, each optionally +compile (torch.compile every denoiser and"
+        " decoder), e.g. fp32,fp16,fp16+compile",
+    )
+    p.add_argument(
+        "--compile-backend", default="inductor", help="for +compile (eager: trace only, for tests)"
     )
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     p.add_argument("--stages", action="store_true", help="also videogen's seconds and peak memory per stage")
-    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here (after each run)")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    global LIBC
-    LIBC = glibc() if args.device == "cpu" else None
-    print(
-        f"# bench/peers.py on {args.device} ({os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads)"
-    )
-    results = []
-    for scale in [s for s in args.scales.split(",") if s]:
+    scales = [s for s in args.scales.split(",") if s]
+    precisions = [x for x in args.precisions.split(",") if x]
+    for scale in scales:
         if scale not in SCALES:
             p.error(f"unknown scale {scale!r}; choose from {sorted(SCALES)}")
-        results.append(run_scale(args, scale))
-        print_result(results[-1], args)
-    if args.json:
-        args.json.write_text(
-            json.dumps({"args": vars(args) | {"json": str(args.json)}, "results": results}, indent=2)
-        )
+    for precision in precisions:
+        name, _, extra = precision.partition("+")
+        if name not in DTYPES or extra not in ("", "compile"):
+            p.error(f"unknown precision {precision!r}: one of {sorted(DTYPES)}, optionally +compile")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(
+        f"# bench/peers.py on {args.device} ({os.cpu_count()} CPUs, torch {torch.__version__},"
+        f" {torch.get_num_threads()} threads)"
+    )
+    results = []
+    for scale in scales:
+        for precision in precisions:
+            results.append(run_scale(args, scale, precision))
+            print_result(results[-1], args)
+            if args.json:  # after each run: a later one that fails or times out leaves these
+                payload = {
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "torch": torch.__version__,
+                    "cuda": torch.version.cuda,
+                    "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
+                    "results": results,
+                }
+                args.json.write_text(json.dumps(payload, indent=2))
     return 0
 
 
