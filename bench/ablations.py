@@ -36,10 +36,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from cli.eval import parse_seeds
     from models.eval import ablations
     from models.eval.generation import GenerationSettings
     from models.eval.prompts import world_prompts
+    from models.eval.seeds import parse_seeds
     from models.loading import load_pipeline
 
     if args.threads is not None:

@@ -36,9 +36,9 @@ import redis
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from cli.up import start_redis  # noqa: E402
 from core.context import Context  # noqa: E402
 from core.lifecycle import publish_worker  # noqa: E402
+from core.local_redis import start_redis  # noqa: E402
 from core.params import Capabilities  # noqa: E402
 from core.settings import Settings  # noqa: E402
 

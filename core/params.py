@@ -126,6 +126,24 @@ class Capabilities(BaseModel):
         return math.ceil((num_frames - 1) / 2**temporal_upsampling) + 1
 
 
+# What a worker serving the ``tiny`` preset announces (``worker.runtime.load_runtime``), torch-free, so API tests and
+# bench/api.py can stand in for a live worker without loading one; tests/unit/worker/test_runtime.py checks it
+# against the preset itself.
+TINY_PRESET_CAPABILITIES = Capabilities(
+    model="tiny",
+    defaults={
+        "num_frames": 8,
+        "height": 32,
+        "width": 32,
+        "num_inference_steps": 4,
+        "guidance_scale": 3.0,
+        "temporal_upsampling": 1,
+    },
+    size_multiple=8,
+    max_base_frames=16,
+)
+
+
 def check_model(requested: str | None, served: str, aliases: list[str]) -> str:
     """The model name a video records: ``requested`` if it names the served model (its name, the last part of
     its path, or one of ``aliases``), the served name when none was asked for; ``InvalidInputError`` naming the

@@ -17,16 +17,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.lifecycle import publish_worker
-from core.params import Capabilities
+from core.params import TINY_PRESET_CAPABILITIES
 from service.app import create_app
 
 API_KEY = "fuzz-key-0123456789"
-TINY = Capabilities(
-    model="tiny",
-    defaults={"num_frames": 8, "height": 32, "width": 32, "num_inference_steps": 4, "guidance_scale": 3.0,
-              "temporal_upsampling": 1},
-    size_multiple=8, max_base_frames=16,
-)  # fmt: skip
+TINY = TINY_PRESET_CAPABILITIES
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]  # fmt: skip
 

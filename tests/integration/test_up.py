@@ -15,7 +15,7 @@ import uuid
 import httpx
 from integration_harness import QUICK, REPO, env_for
 
-from cli.up import redis_server_binary
+from core.local_redis import redis_server_binary
 
 
 def free_port() -> int:

@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli.eval import parse_seeds
 from cli.main import main
 from models.eval.evaluation import NO_LOCAL_MODEL, VIDEOS_DIR
+from models.eval.seeds import parse_seeds
 from models.eval.world_metrics import score_world_video
 
 PROMPTS = [

@@ -1,16 +1,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from core.params import Capabilities
+from core.params import TINY_PRESET_CAPABILITIES, Capabilities
 from service.app import create_app
-
-# What a worker with the tiny preset publishes (core.lifecycle.publish_worker), for tests that need a live model.
-TINY_CAPABILITIES = Capabilities(
-    model="tiny",
-    defaults={"num_frames": 8, "height": 32, "width": 32, "num_inference_steps": 4, "guidance_scale": 3.0,
-              "temporal_upsampling": 1},
-    size_multiple=8, max_base_frames=16,
-)  # fmt: skip
 
 
 @pytest.fixture
@@ -37,4 +29,4 @@ def client(make_client):
 
 @pytest.fixture
 def tiny_capabilities() -> Capabilities:
-    return TINY_CAPABILITIES
+    return TINY_PRESET_CAPABILITIES

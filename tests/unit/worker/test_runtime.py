@@ -1,6 +1,7 @@
 import pytest
 
 from core.errors import ModelLoadError
+from core.params import TINY_PRESET_CAPABILITIES
 from worker.runtime import load_runtime, resolve_device
 
 
@@ -9,6 +10,8 @@ def test_load_runtime_reports_what_the_model_can_do(make_settings):
     caps = runtime.capabilities
     assert caps.model == "tiny" and caps.size_multiple == 8 and caps.max_base_frames == 16
     assert caps.defaults["width"] == 32 and runtime.device == "cpu"
+    announced = {"model", "defaults", "size_multiple", "max_base_frames", "max_temporal_upsampling"}
+    assert caps.model_dump(include=announced) == TINY_PRESET_CAPABILITIES.model_dump(include=announced)
     assert set(runtime.backends.values()) == {"torch"} and "decode" in runtime.backends
 
 
