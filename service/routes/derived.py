@@ -10,9 +10,10 @@ frame; an extension takes its last frame and the new frames are appended to the 
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from core.context import Context
@@ -20,6 +21,7 @@ from core.errors import ConflictError, InvalidInputError, NotSupportedError
 from core.params import BaseVideoRequest, EditRequest, ExtensionRequest, RemixRequest, VideoRef, VideoRequest
 from core.records import VideoRecord
 from core.video import SourceVideo, Video, VideoStatus
+from service.auth import Principal
 from service.deps import ContextDep, PrincipalDep
 from service.routes.videos import error_responses, load_owned, present
 from service.submission import RequestT, read_body, submit, validated
@@ -60,111 +62,83 @@ def derived_request(
     )
 
 
-async def _submit_derived(
-    response: Response,
-    ctx: Context,
-    principal: PrincipalDep,
-    idempotency_key: str | None,
-    video_request: VideoRequest,
-    source: SourceVideo,
-    upload: bytes | None = None,
-) -> Video:
-    record, replayed = await run_in_threadpool(
-        submit, ctx, principal, video_request, None, idempotency_key, source, upload
-    )
-    response.headers["Location"] = f"/videos/{record.id}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return await run_in_threadpool(present, ctx, record)
+@dataclass
+class Derivation:
+    """What a derived route submits with: the response (for its headers), the context, the caller and the
+    request's ``Idempotency-Key``."""
+
+    response: Response
+    ctx: Context
+    principal: Principal
+    idempotency_key: str | None
+
+    async def submit(
+        self, video_request: VideoRequest, source: SourceVideo, upload: bytes | None = None
+    ) -> Video:
+        """Submit like ``POST /videos`` (202, ``Location``, idempotent replays) and answer the new video."""
+        record, replayed = await run_in_threadpool(
+            submit, self.ctx, self.principal, video_request, None, self.idempotency_key, source, upload
+        )
+        self.response.headers["Location"] = f"/videos/{record.id}"
+        if replayed:
+            self.response.headers["Idempotent-Replayed"] = "true"
+        return await run_in_threadpool(present, self.ctx, record)
 
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-
-
-@router.post(
-    "/{video_id}/remix",
-    status_code=202,
-    response_model=Video,
-    responses=DERIVED_RESPONSES,
-    summary="Remix a video",
-)
-async def remix_video(
-    video_id: str,
-    request: Request,
+def derivation(
     response: Response,
     ctx: ContextDep,
     principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Video:
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Derivation:
+    return Derivation(response, ctx, principal, idempotency_key)
+
+
+DerivationDep = Annotated[Derivation, Depends(derivation)]
+CREATED: dict[str, Any] = {"status_code": 202, "response_model": Video, "responses": DERIVED_RESPONSES}
+
+
+@router.post("/{video_id}/remix", summary="Remix a video", **CREATED)
+async def remix_video(video_id: str, request: Request, derive: DerivationDep) -> Video:
     """A new video with the source's seed, size, length and reference image, and a new prompt (the look stays,
     the prompt changes what happens). ``remixed_from_video_id`` names the source."""
-    body, upload = await read_derived(request, ctx, RemixRequest)
+    body, upload = await read_derived(request, derive.ctx, RemixRequest)
     if upload is not None:
         raise InvalidInputError("a remix takes no upload: it starts from the video in the path")
-    source = completed_source(ctx, principal.owner, video_id)
+    source = completed_source(derive.ctx, derive.principal.owner, video_id)
     link = SourceVideo(video_id=source.id, operation="remix", num_frames=source.params.num_frames)
-    return await _submit_derived(
-        response, ctx, principal, idempotency_key, derived_request(source, body), link
-    )
+    return await derive.submit(derived_request(source, body), link)
 
 
-@router.post(
-    "/edits",
-    status_code=202,
-    response_model=Video,
-    responses=DERIVED_RESPONSES,
-    summary="Edit a video",
-)
-async def edit_video(
-    request: Request,
-    response: Response,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Video:
+@router.post("/edits", summary="Edit a video", **CREATED)
+async def edit_video(request: Request, derive: DerivationDep) -> Video:
     """A new video that starts from the source's first frame (as its reference image) and follows the new
     prompt, with the source's size, length and seed. The source: ``video: {id}`` (JSON, or ``video[id]`` in a
     form) or an MP4 uploaded as the form's ``video`` file (as the OpenAI SDK sends it)."""
-    body, upload = await read_derived(request, ctx, EditRequest)
+    body, upload = await read_derived(request, derive.ctx, EditRequest)
     if upload is not None:
         link = SourceVideo(operation="edit")
-        return await _submit_derived(
-            response, ctx, principal, idempotency_key, body_request(body), link, upload
-        )
-    source = completed_source(ctx, principal.owner, _named(body.video).id)
+        return await derive.submit(body_request(body), link, upload)
+    source = completed_source(derive.ctx, derive.principal.owner, _named(body.video).id)
     link = SourceVideo(video_id=source.id, operation="edit", num_frames=source.params.num_frames)
-    return await _submit_derived(
-        response, ctx, principal, idempotency_key, derived_request(source, body), link
-    )
+    return await derive.submit(derived_request(source, body), link)
 
 
-@router.post(
-    "/extensions",
-    status_code=202,
-    response_model=Video,
-    responses=DERIVED_RESPONSES,
-    summary="Extend a video",
-)
-async def extend_video(
-    request: Request,
-    response: Response,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Video:
+@router.post("/extensions", summary="Extend a video", **CREATED)
+async def extend_video(request: Request, derive: DerivationDep) -> Video:
     """The source continued for ``seconds`` more: the new frames start from its last frame and are appended to
     it, so the video is the source and its continuation joined (``seconds`` in the answer is the total, as
     OpenAI's). The source: ``video: {id}`` or an uploaded MP4, as for edits."""
-    body, upload = await read_derived(request, ctx, ExtensionRequest)
+    body, upload = await read_derived(request, derive.ctx, ExtensionRequest)
     if upload is not None:
-        fps = ctx.settings.default_fps
+        fps = derive.ctx.settings.default_fps
         video_request = body_request(body, num_frames=new_frames(body.seconds, fps))
         link = SourceVideo(operation="extension")
-        return await _submit_derived(response, ctx, principal, idempotency_key, video_request, link, upload)
-    source = completed_source(ctx, principal.owner, _named(body.video).id)
+        return await derive.submit(video_request, link, upload)
+    source = completed_source(derive.ctx, derive.principal.owner, _named(body.video).id)
     link = SourceVideo(video_id=source.id, operation="extension", num_frames=source.params.num_frames)
     video_request = derived_request(source, body, new_frames(body.seconds, source.params.fps))
-    return await _submit_derived(response, ctx, principal, idempotency_key, video_request, link)
+    return await derive.submit(video_request, link)
 
 
 def new_frames(seconds: float, fps: float) -> int:

@@ -5,46 +5,28 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from integration_harness import api_server
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(redis_url, tmp_path) -> Iterator[int]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
-    env.update({"REDIS_URL": redis_url, "VIDEOGEN_AUTH_ENABLED": "false", "VIDEOGEN_MODEL": "tiny",
-                "VIDEOGEN_DATA_DIR": str(tmp_path / "data")})  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("the API did not start") from None
-            time.sleep(0.2)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=30)
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "VIDEOGEN_AUTH_ENABLED": "false",
+            "VIDEOGEN_MODEL": "tiny",
+            "VIDEOGEN_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
+    with api_server(env) as port:
+        yield port
 
 
 def exchange(conn: socket.socket, request: bytes) -> tuple[int, bytes]:

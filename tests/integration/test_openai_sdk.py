@@ -3,9 +3,6 @@ shared tiny-model worker, as code written for OpenAI's retired Videos API would 
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -13,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from integration_harness import REPO, env_for
+from integration_harness import api_server, env_for
 from openai import OpenAI
 
 from core.media import read_video
@@ -22,47 +19,23 @@ from core.media import read_video
 QUICK = {"num_inference_steps": 2, "seed": 11}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def client(redis_url, shared_worker, shared_values, tmp_path) -> Iterator[OpenAI]:
-    port = free_port()
-    log = open(tmp_path / "api.log", "wb")  # noqa: SIM115
     env = env_for({**shared_values, "model_aliases": "sora-2,sora-2-pro", "allowed_sizes": "32x32,64x64"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("the API did not start")
-            time.sleep(0.2)
-    while (ready := httpx.get(f"{base_url}/readyz", timeout=10)).status_code != 200:  # the worker re-announces
-        if time.monotonic() > deadline + 30:
-            pytest.fail(f"not ready: {ready.text}")
-        time.sleep(0.1)
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore", DeprecationWarning
-        )  # the SDK marks the (retired) Videos API deprecated
-        yield OpenAI(api_key="unused-here", base_url=base_url, max_retries=0)
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with api_server(env, tmp_path / "api.log") as port:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while (
+            ready := httpx.get(f"{base_url}/readyz", timeout=10)
+        ).status_code != 200:  # the worker re-announces
+            if time.monotonic() > deadline:
+                pytest.fail(f"not ready: {ready.text}")
+            time.sleep(0.1)
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", DeprecationWarning
+            )  # the SDK marks the (retired) Videos API deprecated
+            yield OpenAI(api_key="unused-here", base_url=base_url, max_retries=0)
     print((tmp_path / "api.log").read_text()[-4000:])  # shown when the test fails
 
 
