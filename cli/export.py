@@ -35,7 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("onnx", "tensorrt"), default="onnx")
     precision = p.add_mutually_exclusive_group()
     precision.add_argument(
-        "--fp16", action="store_true", help="fp16 TensorRT engines (VAE decoders stay fp32)"
+        "--fp16",
+        action="store_true",
+        help="fp16 TensorRT engines (VAE decoders stay fp32); default: the precision VIDEOGEN_DTYPE loads a worker"
+        " in (auto: fp16 on CUDA)",
     )
     precision.add_argument("--bf16", action="store_true", help="bf16 TensorRT engines")
     p.add_argument("--modules", default=None, help="comma-separated subset (default: all)")
@@ -96,7 +99,13 @@ def run(args: argparse.Namespace) -> int:
         pipe, args.out, ranges, modules=modules, opset=args.opset, verify=not args.no_verify, force=args.force
     )
     if args.format == "tensorrt":
-        precision = Precision.FP16 if args.fp16 else Precision.BF16 if args.bf16 else Precision.FP32
+        precision = Precision.FP16 if args.fp16 else Precision.BF16 if args.bf16 else None
+        if precision is None:  # the precision a worker with this environment loads in (VIDEOGEN_DTYPE)
+            from core.settings import get_settings
+            from models.loading import choose_dtype
+
+            dtype = choose_dtype(get_settings().dtype, args.device).dtype
+            precision = Precision.for_dtype(str(dtype).removeprefix("torch."))
         build_engines(args.out, precision, modules=modules, device=args.device, force=args.force)
     if not args.quiet:
         names = ", ".join(modules or manifest.modules)

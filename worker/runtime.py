@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelLoadError
-from core.logging import adopt_library_loggers
-from core.params import Capabilities
-from core.settings import Settings
 from worker.memory import MemoryProbe, probe_for
 
-if TYPE_CHECKING:
+if (
+    TYPE_CHECKING
+):  # the worker's records and settings: not imported by `videogen generate`, which shares load_model
+    from core.params import Capabilities
+    from core.settings import Settings
     from export.backends import BackendChoice
     from models.pipeline_videogen import VideoGenPipeline
 
@@ -88,6 +89,8 @@ def load_model(
 def load_runtime(settings: Settings) -> Runtime:
     """Load ``settings.model`` on ``settings.device`` in ``settings.dtype`` with ``settings.backend``;
     ``ModelLoadError`` says why not."""
+    from core.logging import adopt_library_loggers
+    from core.params import Capabilities
     from export.backends import stage_backends
     from worker.threads import worker_threads
 
