@@ -148,31 +148,37 @@ def check_inflatable(unet: UNet2DConditionModel) -> None:
         raise StableDiffusionFolderError(
             f"unet layers_per_block={cfg.layers_per_block!r}: per-block values unsupported"
         )
-    if _attention_head_dim(unet) is None:
-        raise StableDiffusionFolderError(
-            f"unet attention heads {cfg.attention_head_dim!r} over block_out_channels {list(cfg.block_out_channels)}"
-            " give different channels per head in different blocks; VideoUNet takes one head size"
-        )
+    _attention_head_dim(unet)
 
 
-def _attention_head_dim(unet: UNet2DConditionModel) -> int | None:
-    """``VideoUNet``'s ``attention_head_dim`` that gives each attention layer SD's own heads, or None if none does.
+def _attention_head_dim(unet: UNet2DConditionModel) -> int | tuple[int, ...]:
+    """``VideoUNet``'s ``attention_head_dim`` that gives each attention layer SD's own heads.
 
-    diffusers' 2D configs store the head *count* in ``attention_head_dim``; the 3D UNet reads its value as the
-    channels per head (heads = channels / value) and takes one value for every block. So SD's heads are
-    reproduced when channels / heads is the same in every block that has attention (SD 2.x: 64 everywhere).
+    diffusers' 2D configs store the head *count* in ``attention_head_dim`` (or ``num_attention_heads``); the 3D
+    UNet reads its value as the channels per head. So block ``i`` gets ``block_out_channels[i] // heads[i]``:
+    SD 1.x (8 heads everywhere) gives (40, 80, 160, 160), SD 2.x (heads 5/10/20/20) 64 everywhere, returned as
+    the single int (also when only blocks without attention differ). Raises ``StableDiffusionFolderError`` if a block's width is not a multiple of its heads.
     """
     cfg = unet.config
     heads = cfg.num_attention_heads or cfg.attention_head_dim
     n = len(cfg.block_out_channels)
     heads = list(heads) if isinstance(heads, (list, tuple)) else [heads] * n
-    dims = {
-        cfg.block_out_channels[i] // heads[i] for i, b in enumerate(cfg.down_block_types) if "CrossAttn" in b
+    if len(heads) != n or any(
+        not isinstance(h, int) or h <= 0 or c % h for c, h in zip(cfg.block_out_channels, heads, strict=False)
+    ):
+        raise StableDiffusionFolderError(
+            f"unet attention heads {heads!r} do not divide block_out_channels {list(cfg.block_out_channels)}"
+        )
+    dims = tuple(c // h for c, h in zip(cfg.block_out_channels, heads, strict=True))
+    # The blocks that have attention (up block j is block n - 1 - j; the mid block takes the last value): when
+    # they agree, one int, the config every SD 2.x-shaped checkpoint inflated to before per-block values.
+    with_attention = {n - 1} | {
+        i
+        for i in range(n)
+        if "CrossAttn" in cfg.down_block_types[i] or "CrossAttn" in cfg.up_block_types[n - 1 - i]
     }
-    dims.add(cfg.block_out_channels[-1] // heads[-1])  # the mid block
-    if len(dims) != 1 or any(c % h for c, h in zip(cfg.block_out_channels, heads, strict=True)):
-        return None
-    return dims.pop()
+    used = {dims[i] for i in with_attention}
+    return used.pop() if len(used) == 1 else dims
 
 
 def zero_temporal_outputs(module: nn.Module) -> None:

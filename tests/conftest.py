@@ -22,10 +22,36 @@ def tiny_pipeline():
     return load_pipeline("tiny")
 
 
+# An SD 1.x-shaped tiny UNet: attention in every block but the last, the same head count at every width (so
+# channels per head 8/16/16, as SD 1.5's 8 heads give 40/80/160/160), 1x1-conv attention projections.
+TINY_SD1_UNET = {
+    "block_out_channels": (16, 32, 32),
+    "layers_per_block": 1,
+    "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    "cross_attention_dim": 32,
+    "attention_head_dim": 2,
+    "use_linear_projection": False,
+    "norm_num_groups": 8,
+    "sample_size": 16,
+}
+
+
 @pytest.fixture(scope="session")
 def tiny_sd_dir(tmp_path_factory):
     """A random-weights Stable Diffusion folder in the diffusers layout (the tiny preset's SD parts: 2 blocks,
     16x16 latents, a 2-layer CLIP, the offline tokenizer), written with ``save_pretrained``. Do not modify it."""
+    return _write_tiny_sd(tmp_path_factory.mktemp("sd"), None)
+
+
+@pytest.fixture(scope="session")
+def tiny_sd1_dir(tmp_path_factory):
+    """``tiny_sd_dir`` with an SD 1.x-shaped UNet (``TINY_SD1_UNET``: one head count, head size per block)."""
+    return _write_tiny_sd(tmp_path_factory.mktemp("sd1"), TINY_SD1_UNET)
+
+
+def _write_tiny_sd(folder, unet_config):
+    """Write a tiny random SD folder into ``folder``; ``unet_config`` None takes the tiny preset's UNet."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -37,7 +63,7 @@ def tiny_sd_dir(tmp_path_factory):
     tiny = PRESETS["tiny"]
     tokenizer = build_tokenizer()
     text_config = {"vocab_size": len(tokenizer), "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
-    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **tiny.reference_unet)
+    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **(unet_config or tiny.reference_unet))
     # Random weights where diffusers zero-initialises (output convs), so no equality holds trivially.
     with torch.no_grad():
         for p in unet.parameters():
@@ -53,7 +79,6 @@ def tiny_sd_dir(tmp_path_factory):
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    folder = tmp_path_factory.mktemp("sd")
     sd.save_pretrained(folder, safe_serialization=True)
     return folder
 

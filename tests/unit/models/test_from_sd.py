@@ -24,14 +24,22 @@ def sd_unet(sd_dir: Path) -> UNet2DConditionModel:
     return UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet").eval()
 
 
+@pytest.fixture(scope="module")
+def sd1_unet(tiny_sd1_dir: Path) -> UNet2DConditionModel:
+    # SD 1.x's pattern: the same head count at every width, so channels per head differ per block.
+    return UNet2DConditionModel.from_pretrained(tiny_sd1_dir, subfolder="unet").eval()
+
+
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm()).item()
 
 
+@pytest.mark.parametrize("unet_fixture", ["sd_unet", "sd1_unet"], ids=["tiny", "sd1"])
 @pytest.mark.parametrize("low_res", [False, True], ids=["base", "sr"])
 def test_inflated_unet_on_identical_frames_equals_sd_per_frame(
-    sd_unet: UNet2DConditionModel, low_res: bool
+    request: pytest.FixtureRequest, unet_fixture: str, low_res: bool
 ) -> None:
+    sd_unet: UNet2DConditionModel = request.getfixturevalue(unet_fixture)
     video_unet = inflate_unet(sd_unet, low_res_conditioning=low_res)
     g = torch.Generator().manual_seed(1)
     batch, frames, c, h = 2, 3, 4, 16
@@ -115,11 +123,46 @@ def test_a_unet_with_an_uninflatable_option_is_an_error(sd_unet: UNet2DCondition
         inflate_unet(unet)
 
 
-def test_heads_that_give_each_block_another_head_size_are_an_error(sd_unet: UNet2DConditionModel) -> None:
-    # SD 1.x's pattern (8 heads at 320/640/1280 channels): VideoUNet takes one channels-per-head for all blocks.
-    config = {**sd_unet.config, "down_block_types": ["CrossAttnDownBlock2D"] * 2}
-    config["up_block_types"] = ["CrossAttnUpBlock2D"] * 2
-    with pytest.raises(StableDiffusionFolderError, match="channels per head"):
+def test_sd1_heads_give_each_block_its_own_head_size(sd1_unet: UNet2DConditionModel) -> None:
+    # 2 heads at 16/32/32 channels (SD 1.5: 8 heads at 320/640/1280/1280): 8/16/16 channels per head.
+    video_unet = inflate_unet(sd1_unet)
+    assert list(video_unet.config.attention_head_dim) == [8, 16, 16]
+    for video_block, sd_block in [
+        *zip(video_unet.unet.down_blocks, sd1_unet.down_blocks, strict=True),
+        (video_unet.unet.mid_block, sd1_unet.mid_block),
+        *zip(video_unet.unet.up_blocks, sd1_unet.up_blocks, strict=True),
+    ]:
+        for video_attn, sd_attn in zip(
+            getattr(video_block, "attentions", []), getattr(sd_block, "attentions", []), strict=True
+        ):
+            for a, b in zip(video_attn.transformer_blocks, sd_attn.transformer_blocks, strict=True):
+                assert (a.attn1.heads, a.attn2.heads) == (b.attn1.heads, b.attn2.heads) == (2, 2)
+        for temporal in getattr(video_block, "temp_attentions", []):
+            assert temporal.transformer_blocks[0].attn1.heads == 2
+
+
+def test_an_sd1_folder_inits_a_pipeline_that_reloads(tiny_sd1_dir: Path, tmp_path: Path) -> None:
+    pipe = VideoGenPipeline.from_stable_diffusion(tiny_sd1_dir)
+    assert list(pipe.sr_unet.config.attention_head_dim) == [8, 16, 16]
+    pipe.save_pretrained(tmp_path / "vg", safe_serialization=True)
+    again = VideoGenPipeline.from_pretrained(tmp_path / "vg")
+    assert list(again.base_unet.config.attention_head_dim) == [8, 16, 16]
+    g = torch.Generator().manual_seed(4)
+    x, text, ref = (
+        torch.randn(1, 4, 2, 8, 8, generator=g),
+        torch.randn(1, 5, 32, generator=g),
+        torch.zeros(1, 4, 8, 8),
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(
+            again.base_unet(x, torch.tensor([50]), text, ref),
+            pipe.base_unet(x, torch.tensor([50]), text, ref),
+        )
+
+
+def test_heads_that_do_not_divide_a_block_are_an_error(sd_unet: UNet2DConditionModel) -> None:
+    config = {**sd_unet.config, "block_out_channels": [24, 32], "attention_head_dim": [5, 4]}
+    with pytest.raises(StableDiffusionFolderError, match="do not divide"):
         inflate_unet(UNet2DConditionModel(**config))
 
 

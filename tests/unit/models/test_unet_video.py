@@ -58,3 +58,49 @@ def test_noise_augment_matches_the_forward_process() -> None:
     x, n = torch.ones(2, 3), torch.full((2, 3), 2.0)
     out = noise_augment(x, n, alphas, 999)
     torch.testing.assert_close(out, 0.1 * x + (0.99**0.5) * n)
+
+
+def test_one_head_size_per_block_sets_each_blocks_heads_and_reloads(tmp_path) -> None:
+    # SD 1.x's pattern in small: the same 2 heads at 16 and 32 channels, i.e. 8 then 16 channels per head.
+    config = {**PRESETS["tiny"].video_unet, "down_block_types": ("CrossAttnDownBlock3D",) * 2}
+    config["up_block_types"] = ("CrossAttnUpBlock3D",) * 2
+    unet = VideoUNet(latent_channels=4, **{**config, "attention_head_dim": (8, 16)}).eval()
+    blocks = [*unet.unet.down_blocks, unet.unet.mid_block, *unet.unet.up_blocks]
+    heads = [
+        (
+            b.attentions[0].transformer_blocks[0].attn2.heads,
+            b.temp_attentions[0].transformer_blocks[0].attn1.heads,
+        )
+        for b in blocks
+    ]
+    assert heads == [(2, 2)] * 5  # down 16 / 8, down 32 / 16, mid 32 / 16, up 32 / 16, up 16 / 8
+    with torch.no_grad():  # weights where UNet3D zero-initialises (conv_out), so the outputs are not all zero
+        for p in unet.parameters():
+            if p.abs().sum() == 0:
+                p.normal_(0, 0.05)
+    unet.save_pretrained(tmp_path / "u")
+    again = VideoUNet.from_pretrained(tmp_path / "u").eval()
+    assert list(again.config.attention_head_dim) == [8, 16]
+    sample, text, ref = torch.randn(1, 4, 2, 8, 8), torch.randn(1, 5, 32), torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        expected = unet(sample, torch.tensor([9]), text, ref)
+        torch.testing.assert_close(again(sample, torch.tensor([9]), text, ref), expected)
+    assert expected.abs().max() > 1e-3
+
+
+def test_equal_per_block_head_sizes_build_what_one_value_builds() -> None:
+    # Saved configs hold one int; a tuple of that value must give the same modules and the same seeded weights.
+    config = PRESETS["tiny"].video_unet
+    torch.manual_seed(5)
+    one = VideoUNet(latent_channels=4, **config).state_dict()
+    torch.manual_seed(5)
+    per_block = VideoUNet(latent_channels=4, **{**config, "attention_head_dim": (8, 8)}).state_dict()
+    assert one.keys() == per_block.keys() and all(torch.equal(one[k], per_block[k]) for k in one)
+
+
+@pytest.mark.parametrize(
+    ("head_dims", "message"), [((8,), "one value per block"), ((8, 12), "cannot have 12 channels per head")]
+)
+def test_per_block_head_sizes_that_do_not_fit_are_refused(head_dims: tuple[int, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        VideoUNet(latent_channels=4, **{**PRESETS["tiny"].video_unet, "attention_head_dim": head_dims})
