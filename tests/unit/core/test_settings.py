@@ -22,7 +22,7 @@ def test_defaults_cover_demo_and_tiny_sizes(monkeypatch):
     monkeypatch.delenv("VIDEOGEN_ALLOWED_SIZES", raising=False)
     s = Settings()
     assert {"64x64", "32x32"} <= set(s.allowed_sizes)
-    assert s.model == "demo" and s.storage == "local" and s.backend == "torch"
+    assert s.model == "demo" and s.storage == "local" and s.backend == "auto" and s.dtype == "auto"
 
 
 @pytest.mark.parametrize("bad", ["64", "0x64", "64x", "axb", "64x64x3"])
