@@ -23,7 +23,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=None, help="frames in the output (default: the model's)")
     p.add_argument("--height", type=int, default=None)
     p.add_argument("--width", type=int, default=None)
-    p.add_argument("--steps", type=int, default=None, help="denoising steps per stage")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="denoising steps per stage (super-resolution runs the model's sr_steps_ratio of them)",
+    )
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=float, default=8.0)

@@ -96,7 +96,12 @@ class VideoRequest(BaseVideoRequest):
     fps: float | None = Field(None, gt=0, le=240, description="frames per second of the MP4")
     size: str | None = Field(None, pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$", description="'WxH' pixels")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="same seed and parameters: same video")
-    num_inference_steps: int | None = Field(None, ge=1, le=999, description="denoising steps per stage")
+    num_inference_steps: int | None = Field(
+        None,
+        ge=1,
+        le=999,
+        description="denoising steps per stage (super-resolution: the model's sr_steps_ratio of them)",
+    )
     guidance_scale: float | None = Field(None, ge=0, le=1000, allow_inf_nan=False)
     temporal_upsampling: int | None = Field(
         None, ge=0, le=MAX_TEMPORAL_UPSAMPLING, description="frame-rate doublings after the base stage"
