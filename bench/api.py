@@ -10,7 +10,9 @@ below the server on a small machine): one API process, no worker, ``--connection
 ``--duration`` seconds against ``GET /healthz`` (the calibration: what this machine and load generator reach on
 the cheapest route, in the same run) and then ``POST /videos``; a table of requests/s and latency p50/p99.
 
-    python bench/api.py --wrk [--connections 32] [--duration 10]
+    python bench/api.py --wrk [--connections 32] [--duration 10] [--profile stacks.txt]
+
+``--profile`` samples the API with py-spy (dev extra) during the submit run: collapsed stacks, one a line.
 """
 
 from __future__ import annotations
@@ -146,8 +148,9 @@ def service_env(workdir: Path, redis_url: str, max_queued: int) -> dict[str, str
     return env
 
 
-def wrk_bench(connections: int, duration_s: int) -> int:
-    """The submit path under ``wrk`` beside the /healthz calibration; prints a table."""
+def wrk_bench(connections: int, duration_s: int, profile: Path | None = None) -> int:
+    """The submit path under ``wrk`` beside the /healthz calibration; prints a table. With ``profile``, py-spy
+    samples the API during the submit run and writes collapsed stacks there (``--format raw``)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
@@ -157,8 +160,8 @@ def wrk_bench(connections: int, duration_s: int) -> int:
     script = workdir / "post.lua"
     script.write_text(WRK_POST.format(body=json.dumps(JOB)))
     logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
-    api = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--log-level",
-                            "warning"], env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)  # fmt: skip
+    serve = ["-m", "cli.main", "serve", "--port", str(port), "--log-level", "warning"]
+    api = subprocess.Popen([sys.executable, *serve], env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: ok(f"{base}/healthz"), 120, "the API")
@@ -169,7 +172,30 @@ def wrk_bench(connections: int, duration_s: int) -> int:
         publish_worker(ctx, "bench-presence", TINY, busy=None, ttl_s=3 * duration_s + 60)
         run_wrk(f"{base}/healthz", connections, 2, None)  # warm-up
         health = run_wrk(f"{base}/healthz", connections, duration_s, None)
+        spy = None
+        if profile is not None:
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "200",
+                    "--nonblocking",
+                    "--duration",
+                    str(duration_s),
+                    "--pid",
+                    str(api.pid),
+                    "--output",
+                    str(profile),
+                ],
+                stdout=logs,
+                stderr=subprocess.STDOUT,
+            )
         submit = run_wrk(f"{base}/videos", connections, duration_s, script)
+        if spy is not None:
+            spy.wait(timeout=60)
         queued = sum(
             redis.Redis.from_url(redis_url).llen(k)
             for k in redis.Redis.from_url(redis_url).keys("rq:queue:*")
@@ -213,9 +239,12 @@ def main() -> int:
     parser.add_argument("--wrk", action="store_true", help="measure the submit path alone with wrk")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument(
+        "--profile", type=Path, help="with --wrk: py-spy's collapsed stacks of the submit run"
+    )
     args = parser.parse_args()
     if args.wrk:
-        return wrk_bench(args.connections, args.duration)
+        return wrk_bench(args.connections, args.duration, args.profile)
 
     workdir = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
     redis_proc, redis_url = start_redis(workdir)

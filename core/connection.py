@@ -4,6 +4,8 @@ prompt 503; the worker's client has no read timeout because RQ blocks on the que
 from __future__ import annotations
 
 import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -30,4 +32,17 @@ def worker_redis(url: str) -> redis.Redis:
     """A client for the RQ worker loop (long blocking reads)."""
     return redis.Redis.from_url(
         url, socket_connect_timeout=CONNECT_TIMEOUT_S, retry=Retry(NoBackoff(), 1), health_check_interval=30
+    )
+
+
+def api_async_redis(url: str) -> redis.asyncio.Redis:
+    """The API's client for the submit path's round trips on the event loop (no threadpool hop), with the same
+    fail-fast timeouts as ``api_redis``. Its connections belong to the event loop that first uses them."""
+    return redis.asyncio.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=API_READ_TIMEOUT_S,
+        retry=AsyncRetry(NoBackoff(), 1),
+        health_check_interval=30,
+        decode_responses=False,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio
 
 from core.keys import Keys
 from core.queue import JobQueue
@@ -23,6 +24,8 @@ class Context:
     queue: JobQueue
     storage: Storage
     outbox: WebhookOutbox
+    # The API's event-loop client for the submit path, set by the app's lifespan (None elsewhere).
+    aredis: redis.asyncio.Redis | None = None
 
     @classmethod
     def build(cls, settings: Settings, client: redis.Redis, storage: Storage | None = None) -> Context:

@@ -92,6 +92,11 @@ class JobQueue:
         depths = self.depths()
         return sum(depths[p] for p in (*higher_than(priority), priority))
 
+    def ahead_keys(self, priority: Priority) -> list[str]:
+        """The RQ queue keys whose lengths add up to ``ahead_of(priority)``, ``priority``'s own last: a caller
+        reads their ``LLEN`` in a pipeline it sends anyway (the submit path) instead of a round trip of its own."""
+        return [self.queues[p].key for p in (*higher_than(priority), priority)]
+
     def position(self, video_id: str, attempt: int, priority: Priority) -> int | None:
         """How many jobs run before this one as the queues stand now (0 = next): every job waiting at a higher
         priority, then those ahead of it in its own queue. None when the job is not waiting. Jobs submitted

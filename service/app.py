@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from core.connection import api_redis
+from core.connection import api_async_redis, api_redis
 from core.context import Context
 from core.maintenance import start_maintenance
 from core.settings import Settings, get_settings
@@ -50,6 +50,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.aredis = api_async_redis(settings.redis_url)  # bound to this event loop
         loops = start_maintenance(ctx) if maintenance else []
         logger.info(
             "API ready: storage=%s auth=%s queue=%s",
@@ -61,6 +62,8 @@ def create_app(
         for loop in loops:
             loop.stop()
         ctx.redis.close()
+        await ctx.aredis.aclose()
+        ctx.aredis = None
 
     app = FastAPI(
         title="videogen",

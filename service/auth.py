@@ -8,6 +8,8 @@ import hmac
 import time
 from dataclasses import dataclass
 
+import redis
+import redis.asyncio
 from fastapi import Request
 
 from core.context import Context
@@ -55,20 +57,35 @@ def authenticate(request: Request, ctx: Context) -> Principal:
     return Principal(owner=owner, rate_key=owner, may_use_high_priority=any(high))
 
 
-def check_rate_limit(ctx: Context, principal: Principal, now: float | None = None) -> None:
-    """Count one submission; ``RateLimitedError`` (with seconds to wait) beyond the per-minute limit."""
-    limit = ctx.settings.rate_limit_per_minute
-    if limit <= 0:
-        return
-    now = time.time() if now is None else now
+def rate_window(principal: Principal, ctx: Context, now: float) -> tuple[str, int]:
+    """The Redis counter of ``principal``'s one-minute window at ``now`` (unix seconds) and the window's number."""
     window = int(now // 60)
-    key = ctx.keys.rate(principal.rate_key, window)
-    pipe = ctx.redis.pipeline(transaction=True)
+    return ctx.keys.rate(principal.rate_key, window), window
+
+
+def count_rate(pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline, key: str) -> None:
+    """Add counting one submission in window ``key`` to ``pipe`` (two replies: the count, then EXPIRE's)."""
     pipe.incr(key)
     pipe.expire(key, 120)
-    count = int(pipe.execute()[0])
+
+
+def check_rate_count(limit: int, count: int, window: int, now: float) -> None:
+    """``RateLimitedError`` (with seconds to wait) when ``count`` submissions in ``window`` exceed ``limit``."""
     if count > limit:
         retry_after = max(1, int((window + 1) * 60 - now) + 1)
         raise RateLimitedError(
             f"more than {limit} submissions a minute; retry in {retry_after} s", retry_after=retry_after
         )
+
+
+def check_rate_limit(ctx: Context, principal: Principal, now: float | None = None) -> None:
+    """Count one submission; ``RateLimitedError`` (with seconds to wait) beyond the per-minute limit. (The submit
+    path does the same in the pipeline that also reads the queue depths: ``count_rate``, ``check_rate_count``.)"""
+    limit = ctx.settings.rate_limit_per_minute
+    if limit <= 0:
+        return
+    now = time.time() if now is None else now
+    key, window = rate_window(principal, ctx, now)
+    pipe = ctx.redis.pipeline(transaction=True)
+    count_rate(pipe, key)
+    check_rate_count(limit, int(pipe.execute()[0]), window, now)

@@ -11,12 +11,15 @@ import time
 import weakref
 from typing import Any, TypeVar
 
+import redis.asyncio
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from core.connection import api_async_redis
 from core.context import Context
 from core.errors import (
     ConflictError,
@@ -34,7 +37,7 @@ from core.params import Capabilities, ImageReference, VideoRequest, check_model,
 from core.records import VideoRecord
 from core.video import INPUT_REFERENCE, SOURCE_UPLOAD, Priority, SourceVideo, VideoStatus, WebhookEvent
 from core.webhooks import check_webhook_url
-from service.auth import Principal, check_rate_limit
+from service.auth import Principal, check_rate_count, count_rate, rate_window
 from service.limits import loads_strict
 from service.reference import decode_base64_image, normalize_reference
 
@@ -54,6 +57,11 @@ class CapabilitiesCache:
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[int, tuple[float, Capabilities | None]] = {}
+
+    def cached(self, ctx: Context) -> Capabilities | None:
+        """The kept capabilities of ``ctx`` while fresh, without reading Redis; None when ``get`` must read."""
+        entry = self._entries.get(id(ctx))
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
 
     def get(self, ctx: Context) -> Capabilities | None:
         key = id(ctx)
@@ -246,7 +254,7 @@ def _claim_idempotency(ctx: Context, redis_key: str, digest: str, video_id: str)
     return record
 
 
-def submit(
+async def submit(
     ctx: Context,
     principal: Principal,
     video_request: VideoRequest,
@@ -254,17 +262,37 @@ def submit(
     idempotency_key: str | None,
     source: SourceVideo | None = None,
     source_upload: bytes | None = None,
-) -> tuple[VideoRecord, bool]:
-    """Create and enqueue a video; returns (record, replayed) where ``replayed`` means an earlier request with
-    the same ``Idempotency-Key`` and body created it. A remix, edit or extension names its ``source`` (the
-    worker takes its reference image from there); an uploaded source video comes as ``source_upload``."""
+) -> tuple[VideoRecord, bool, int | None]:
+    """Create and enqueue a video; returns (record, replayed, queue position) where ``replayed`` means an
+    earlier request with the same ``Idempotency-Key`` and body created it (its position is then None: ask
+    ``JobQueue.position``). A remix, edit or extension names its ``source`` (the worker takes its reference image
+    from there); an uploaded source video comes as ``source_upload``.
+
+    A plain submit is two Redis round trips on the event loop's client: the rate-limit count with the queue
+    depths, then one MULTI with the record, RQ's job and the lengths that give the new job's position. Only
+    the rarer steps (a capabilities refresh, an idempotency claim, stored uploads, a webhook) hop to threads."""
     settings = ctx.settings
     if video_request.priority is Priority.HIGH and not principal.may_use_high_priority:
         raise PermissionDeniedError(
             "priority 'high' needs an API key listed in the server's VIDEOGEN_HIGH_PRIORITY_API_KEYS"
         )
-    check_rate_limit(ctx, principal)
-    capabilities = _CAPABILITIES.get(ctx)
+    client = ctx.aredis if ctx.aredis is not None else _loop_client(ctx)
+    ahead_keys = ctx.queue.ahead_keys(video_request.priority)
+    now = time.time()
+    limit = settings.rate_limit_per_minute
+    pipe = client.pipeline(transaction=False)
+    if limit > 0:
+        rate_key, window = rate_window(principal, ctx, now)
+        count_rate(pipe, rate_key)
+    for key in ahead_keys:
+        pipe.llen(key)
+    replies = await pipe.execute()
+    if limit > 0:
+        check_rate_count(limit, int(replies[0]), window, now)
+    ahead = sum(int(n) for n in replies[-len(ahead_keys) :])
+    capabilities = _CAPABILITIES.cached(ctx)
+    if capabilities is None:
+        capabilities = await run_in_threadpool(_CAPABILITIES.get, ctx)
     model = check_model(
         video_request.model,
         capabilities.model if capabilities is not None else settings.model,
@@ -290,9 +318,10 @@ def submit(
         claim_key = ctx.keys.idempotency(
             principal.owner, hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
         )
-        earlier = _claim_idempotency(ctx, claim_key, request_digest(video_request, reference), video_id)
+        digest = request_digest(video_request, reference)
+        earlier = await run_in_threadpool(_claim_idempotency, ctx, claim_key, digest, video_id)
         if earlier is not None:
-            return earlier, True
+            return earlier, True, None
     now = time.time()
     record = VideoRecord(
         id=video_id,
@@ -309,33 +338,48 @@ def submit(
         webhook_events=video_request.webhook_events,
     )
     created = False
+    stored = png is not None or source_upload is not None
     try:
-        if ctx.queue.ahead_of(video_request.priority) >= settings.max_queued:
+        if ahead >= settings.max_queued:
             raise QueueFullError(
                 f"{settings.max_queued} jobs of priority {video_request.priority} or higher are waiting, the"
                 " limit; try again shortly",
                 retry_after=QUEUE_FULL_RETRY_AFTER_S,
             )
-        if png is not None:
-            ctx.storage.put(video_id, INPUT_REFERENCE, png, "image/png")
-        if source_upload is not None:
-            ctx.storage.put(video_id, SOURCE_UPLOAD, source_upload, "video/mp4")
+        if stored:
+            await run_in_threadpool(_store_uploads, ctx, video_id, png, source_upload)
         # The record and RQ's job in one MULTI: one round trip, and no record without its job (or job without
-        # its record) if the API dies between the two.
-        pipe = ctx.redis.pipeline(transaction=True)
-        pipe.multi()  # RQ adds to a caller's pipeline only in explicit MULTI mode
-        ctx.records.create(record, pipeline=pipe)
-        ctx.queue.enqueue(video_id, 1, video_request.priority, pipeline=pipe)
+        # its record) if the API dies between the two. The queue lengths after the push give its position.
+        tx = client.pipeline(transaction=True)
+        tx.multi()  # RQ adds to a caller's pipeline only in explicit MULTI mode
+        ctx.records.create(record, pipeline=tx)
+        ctx.queue.enqueue(video_id, 1, video_request.priority, pipeline=tx)  # type: ignore[arg-type]
+        for key in ahead_keys:
+            tx.llen(key)
         created = True
-        pipe.execute()
+        replies = await tx.execute()
     except Exception:
-        _undo(ctx, record, claim_key, created, png is not None or source_upload is not None)
+        await run_in_threadpool(_undo, ctx, record, claim_key, created, stored)
         raise
+    position = sum(int(n) for n in replies[-len(ahead_keys) :]) - 1  # the jobs ahead of it, itself not
     # The access log line names the video (set_log_fields above); this one only at debug, to log once a request.
     logger.debug("video %s queued for %s at %s priority", video_id, principal.owner, video_request.priority)
     if record.webhook_url is not None:
-        notify(ctx, video_id, WebhookEvent.QUEUED)
-    return record, False
+        await run_in_threadpool(notify, ctx, video_id, WebhookEvent.QUEUED)
+    return record, False, position
+
+
+def _loop_client(ctx: Context) -> redis.asyncio.Redis:
+    """An event-loop client for an app run without its lifespan (kept on the context from then on)."""
+    ctx.aredis = api_async_redis(ctx.settings.redis_url)
+    return ctx.aredis
+
+
+def _store_uploads(ctx: Context, video_id: str, png: bytes | None, source_upload: bytes | None) -> None:
+    if png is not None:
+        ctx.storage.put(video_id, INPUT_REFERENCE, png, "image/png")
+    if source_upload is not None:
+        ctx.storage.put(video_id, SOURCE_UPLOAD, source_upload, "video/mp4")
 
 
 def _undo(ctx: Context, record: VideoRecord, claim_key: str | None, created: bool, stored: bool) -> None:

@@ -76,8 +76,8 @@ class Derivation:
         self, video_request: VideoRequest, source: SourceVideo, upload: bytes | None = None
     ) -> Video:
         """Submit like ``POST /videos`` (202, ``Location``, idempotent replays) and answer the new video."""
-        record, replayed = await run_in_threadpool(
-            submit, self.ctx, self.principal, video_request, None, self.idempotency_key, source, upload
+        record, replayed, _ = await submit(
+            self.ctx, self.principal, video_request, None, self.idempotency_key, source, upload
         )
         self.response.headers["Location"] = f"/videos/{record.id}"
         if replayed:

@@ -72,9 +72,7 @@ async def create_video(
     within N seconds (capped by the server), else the current state (202). Reusing an ``Idempotency-Key`` with
     the same body returns the same video; with another body, 409."""
     video_request, reference = await read_submission(request, ctx.settings.max_reference_bytes)
-    record, replayed = await run_in_threadpool(
-        submit, ctx, principal, video_request, reference, idempotency_key
-    )
+    record, replayed, position = await submit(ctx, principal, video_request, reference, idempotency_key)
     set_log_fields(video_id=record.id)  # an idempotent replay names an earlier video
     response.headers["Location"] = f"/videos/{record.id}"
     if replayed:
@@ -83,7 +81,11 @@ async def create_video(
     if wait_s > 0:
         response.headers["Preference-Applied"] = f"wait={wait_s:g}"
         record = await _wait_for_finish(ctx, record, wait_s)
-    video = await run_in_threadpool(present, ctx, record)
+        position = None
+    if position is None:
+        video = await run_in_threadpool(present, ctx, record)
+    else:  # a new job: its position came with the submit's MULTI
+        video = record.to_video(position)
     if video.status.is_terminal:
         response.status_code = 200
     return video

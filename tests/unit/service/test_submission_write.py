@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+import redis.asyncio
 from rq.job import Job
 
 from core.lifecycle import publish_worker
@@ -26,23 +27,60 @@ def test_record_and_job_are_written_together(client):
 def test_a_failed_multi_leaves_neither_record_nor_job(client, monkeypatch):
     ctx = client.app.state.context
 
-    real_execute = redis.client.Pipeline.execute
+    real_execute = redis.asyncio.client.Pipeline.execute
     sent = []
 
-    def broken(self, *args, **kwargs):
+    async def broken(self, *args, **kwargs):
         commands = [c[0][0] for c in self.command_stack]
-        if "HSET" not in commands:  # the rate limit's and the depth check's pipelines go through
-            return real_execute(self, *args, **kwargs)
-        sent.append((self.transaction, commands))
+        if "HSET" not in commands:  # the rate limit's and the depth check's pipeline goes through
+            return await real_execute(self, *args, **kwargs)
+        sent.append((self.is_transaction, commands))
         raise redis.ConnectionError("Redis went away mid-submit")
 
-    monkeypatch.setattr(redis.client.Pipeline, "execute", broken)
+    monkeypatch.setattr(redis.asyncio.client.Pipeline, "execute", broken)
     response = client.post("/videos", json={"prompt": "x"})
     monkeypatch.undo()
     assert response.status_code == 503 and response.json()["error"]["code"] == "redis_unavailable"
     ((transaction, commands),) = sent  # one MULTI held the record's and the job's writes
     assert transaction and {"HSET", "SADD", "ZADD", "RPUSH"} <= set(commands), commands
     assert ctx.queue.depth() == 0 and not ctx.redis.keys("*:video:*") and not ctx.redis.keys("rq:job:*")
+
+
+def test_a_submit_is_two_round_trips_with_the_position_from_the_multi(client, tiny_capabilities, monkeypatch):
+    """The rate-limit count and the depths in one pipeline, then the MULTI, whose queue lengths answer the new
+    job's position (no third read, no sync client on the way while the capabilities are cached)."""
+    ctx = client.app.state.context
+    publish_worker(ctx, "w1", tiny_capabilities, busy=None, ttl_s=30)
+    client.post("/videos", json={"prompt": "x", "priority": "high"})  # ahead of every normal job
+    client.post("/videos", json={"prompt": "x"})
+    real_async = redis.asyncio.client.Pipeline.execute
+    real_sync = redis.client.Pipeline.execute
+    sent = []
+
+    async def counted(self, *args, **kwargs):
+        sent.append([c[0][0] for c in self.command_stack])
+        return await real_async(self, *args, **kwargs)
+
+    def sync_counted(self, *args, **kwargs):
+        sent.append(("sync", [c[0][0] for c in self.command_stack]))
+        return real_sync(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.asyncio.client.Pipeline, "execute", counted)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", sync_counted)
+    real_command = redis.Redis.execute_command
+    monkeypatch.setattr(
+        redis.Redis, "execute_command", lambda self, *a, **k: sent.append(a) or real_command(self, *a, **k)
+    )
+    response = client.post("/videos", json={"prompt": "x"})
+    monkeypatch.undo()
+    assert response.status_code == 202
+    assert response.json()["queue_position"] == 2  # the high job, the earlier normal one
+    assert len(sent) == 2, sent
+    assert sent[0] == ["INCRBY", "EXPIRE", "LLEN", "LLEN"]  # rate limit on (tests' default), high then normal
+    assert {"HSET", "SADD", "ZADD", "RPUSH"} <= set(sent[1]) and sent[1][-2:] == ["LLEN", "LLEN"]
+    video = client.get(f"/videos/{response.json()['id']}").json()
+    assert video["queue_position"] == 2  # the same as a later read says
+    assert ctx.queue.depth() == 3
 
 
 def test_capabilities_are_cached_but_no_worker_is_not(client, tiny_capabilities, monkeypatch):
