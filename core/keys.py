@@ -70,6 +70,12 @@ class Keys:
         return f"{self.prefix}:worker:*"
 
     @property
+    def workers(self) -> str:
+        """Set: the names of workers that announced themselves; a name whose ``worker`` key expired is dropped
+        by the next ``live_workers`` read."""
+        return f"{self.prefix}:workers"
+
+    @property
     def webhooks_due(self) -> str:
         """Sorted set: webhook delivery ids scored by when they are due (unix seconds)."""
         return f"{self.prefix}:webhooks:due"

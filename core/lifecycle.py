@@ -72,14 +72,28 @@ def publish_worker(
         "capabilities": capabilities.model_dump(),
         "priorities": [str(p) for p in priorities],
     }
-    ctx.redis.set(ctx.keys.worker(name), json.dumps(doc), px=max(1, int(ttl_s * 1000)))
+    pipe = ctx.redis.pipeline(transaction=False)
+    pipe.set(ctx.keys.worker(name), json.dumps(doc), px=max(1, int(ttl_s * 1000)))
+    pipe.sadd(ctx.keys.workers, name)
+    pipe.execute()
+
+
+# The live presences of the registry's names in one round trip (no SCAN over the keyspace, whose cost grew with the
+# stored videos); names whose presence expired leave the registry here. ARGV[1]: the presence key's prefix.
+_LIVE_WORKERS = """
+local docs = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local doc = redis.call('GET', ARGV[1] .. name)
+  if doc then table.insert(docs, doc) else redis.call('SREM', KEYS[1], name) end
+end
+return docs
+"""
 
 
 def live_workers(ctx: Context) -> list[dict[str, Any]]:
     """Workers whose presence has not expired, each ``{name, busy, seen_at, capabilities, priorities}``."""
-    names = list(ctx.redis.scan_iter(match=ctx.keys.worker_pattern, count=100))
-    docs = ctx.redis.mget(names) if names else []
-    return [json.loads(doc) for doc in docs if doc]
+    docs = ctx.redis.eval(_LIVE_WORKERS, 1, ctx.keys.workers, ctx.keys.worker(""))
+    return [json.loads(doc) for doc in docs]
 
 
 def serving_counts(workers: Iterable[Mapping[str, Any]]) -> dict[Priority, int]:
