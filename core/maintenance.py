@@ -72,7 +72,14 @@ def sweep_orphans(ctx: Context, now: float | None = None) -> int:
     now = time.time() if now is None else now
     grace = ctx.settings.heartbeat_ttl_s
     requeued = 0
-    for video_id in ctx.records.queued_ids():
+    queued = ctx.records.queued_ids()
+    # One read of the queues first: a video whose job waits (the usual case, thousands of them under load) needs
+    # no record read; the rest are checked one by one, on their attempt. (A job of another attempt still waiting
+    # defers the check until it has left the queue: the worker skips it, and the next sweep requeues.)
+    waiting = ctx.queue.waiting_video_ids() if queued else set()
+    for video_id in queued:
+        if video_id in waiting:
+            continue
         record = ctx.records.get(video_id)
         if record is None or record.status is not VideoStatus.QUEUED:
             ctx.redis.srem(ctx.keys.queued, video_id)

@@ -108,6 +108,13 @@ class JobQueue:
         own, *higher = pipe.execute()
         return None if own is None else int(own) + sum(int(n) for n in higher)
 
+    def waiting_video_ids(self) -> set[str]:
+        """The videos with a job (of any attempt) waiting in any priority's queue now, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in self.queues.values():
+            pipe.lrange(queue.key, 0, -1)
+        return {jid.decode().rsplit("-", 1)[0] for ids in pipe.execute() for jid in ids}
+
     def withdraw(self, video_id: str, attempt: int, priority: Priority) -> None:
         """Take a waiting job out of the queue and drop RQ's record of it (no error if it already left)."""
         jid = job_id(video_id, attempt)

@@ -105,3 +105,16 @@ def test_queued_videos_whose_job_went_missing_are_requeued_once(make_settings):
     started = ctx.records.transition(orphan, [VideoStatus.QUEUED], VideoStatus.IN_PROGRESS, heartbeat_s=2.0)
     assert started == 1 and ctx.redis.pttl(ctx.keys.heartbeat(orphan)) > 1000
     assert set(ctx.records.queued_ids()) == {waiting, fresh}
+
+
+def test_the_orphan_sweep_reads_no_record_of_a_video_whose_job_waits(make_settings, monkeypatch):
+    ctx = make_ctx(make_settings, heartbeat_ttl_s=5.0)
+    now = time.time()
+    waiting = [queued_video(ctx, now - 60, enqueue=True) for _ in range(5)]
+    orphan = queued_video(ctx, now - 60, enqueue=False)
+    reads: list[str] = []
+    get = ctx.records.get
+    monkeypatch.setattr(ctx.records, "get", lambda vid: reads.append(vid) or get(vid))
+    assert sweep_orphans(ctx) == 1
+    assert reads == [orphan]  # one read of the queues stood in for the five waiting videos' records
+    assert all(ctx.queue.position(v, 1, Priority.NORMAL) is not None for v in waiting)
