@@ -14,6 +14,7 @@ from core.context import Context
 from core.errors import VideoGenError
 from core.metrics import count_finished
 from core.params import Capabilities
+from core.records import VideoRecord
 from core.video import DEFAULT_WEBHOOK_EVENTS, PRIORITY_ORDER, Priority, VideoStatus, WebhookEvent
 from core.webhooks import webhook_body
 
@@ -48,12 +49,16 @@ def notify(ctx: Context, video_id: str, event: WebhookEvent) -> None:
     """Schedule the webhook of ``video_id`` for ``event`` if it has one that asked for it (the terminal events
     unless the request's ``webhook_events`` said otherwise); its ``type`` is ``video.<status>``."""
     record = ctx.records.get(video_id)
-    if record is None or record.webhook_url is None:
+    if record is not None:
+        notify_record(ctx, record, event)
+
+
+def notify_record(ctx: Context, record: VideoRecord, event: WebhookEvent) -> None:
+    """``notify`` for a caller that holds the record as it stands (no second read)."""
+    if record.webhook_url is None or event not in (record.webhook_events or DEFAULT_WEBHOOK_EVENTS):
         return
-    if event not in (record.webhook_events or DEFAULT_WEBHOOK_EVENTS):
-        return
-    msg_id = ctx.outbox.schedule(record.webhook_url, webhook_body(record.to_video()), video_id)
-    logger.info("video %s %s: webhook %s scheduled", video_id, record.status, msg_id)
+    msg_id = ctx.outbox.schedule(record.webhook_url, webhook_body(record.to_video()), record.id)
+    logger.info("video %s %s: webhook %s scheduled", record.id, record.status, msg_id)
 
 
 def publish_worker(

@@ -12,9 +12,14 @@ from PIL import Image
 MP4_MIME = "video/mp4"
 
 
-def _check_frames(frames: np.ndarray) -> np.ndarray:
+def _check_rgb_frames(frames: np.ndarray) -> np.ndarray:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 (F, H, W, 3), got {frames.dtype} {frames.shape}")
+    return frames
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = _check_rgb_frames(frames)
     if frames.shape[1] % 2 or frames.shape[2] % 2:
         raise ValueError(f"yuv420p needs even height and width, got {frames.shape[2]}x{frames.shape[1]}")
     return frames
@@ -61,15 +66,22 @@ def png_bytes(image: Image.Image | np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def thumbnail_jpeg(frame: np.ndarray, max_side: int = 256, quality: int = 85) -> bytes:
-    """A JPEG thumbnail of one frame (H, W, 3) uint8, upscaled (nearest) or downscaled so its longer side is max_side."""
-    img = Image.fromarray(frame)
+def _scaled(img: Image.Image, max_side: int) -> Image.Image:
+    """``img`` upscaled (nearest) or downscaled (Lanczos) so its longer side is ``max_side``."""
     scale = max_side / max(img.size)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+    return img.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
+
+
+def _jpeg(img: Image.Image, quality: int) -> bytes:
     buffer = io.BytesIO()
-    img.resize(size, resample).save(buffer, format="JPEG", quality=quality)
+    img.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def thumbnail_jpeg(frame: np.ndarray, max_side: int = 256, quality: int = 85) -> bytes:
+    """A JPEG thumbnail of one frame (H, W, 3) uint8, upscaled (nearest) or downscaled so its longer side is max_side."""
+    return _jpeg(_scaled(Image.fromarray(frame), max_side), quality)
 
 
 def spritesheet_jpeg(
@@ -78,22 +90,12 @@ def spritesheet_jpeg(
     """A JPEG grid of up to ``tiles`` evenly spaced frames of uint8 ``frames`` (F, H, W, 3), ``columns`` wide,
     row by row in time order; each tile scaled (nearest up, Lanczos down) so its longer side is ``tile_side``
     (OpenAI's ``variant=spritesheet``)."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 (F, H, W, 3), got {frames.dtype} {frames.shape}")
+    frames = _check_rgb_frames(np.asarray(frames))
     picks = np.unique(np.linspace(0, len(frames) - 1, min(tiles, len(frames))).round().astype(int))
-    height, width = frames.shape[1:3]
-    scale = tile_side / max(height, width)
-    tile = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
-    cols = min(columns, len(picks))
-    rows = -(-len(picks) // cols)
-    sheet = Image.new("RGB", (cols * tile[0], rows * tile[1]))
-    for i, index in enumerate(picks):
-        sheet.paste(
-            Image.fromarray(frames[index]).resize(tile, resample),
-            ((i % cols) * tile[0], (i // cols) * tile[1]),
-        )
-    buffer = io.BytesIO()
-    sheet.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    cells = [_scaled(Image.fromarray(frames[i]), tile_side) for i in picks]
+    width, height = cells[0].size
+    cols = min(columns, len(cells))
+    sheet = Image.new("RGB", (cols * width, -(-len(cells) // cols) * height))
+    for i, cell in enumerate(cells):
+        sheet.paste(cell, ((i % cols) * width, (i // cols) * height))
+    return _jpeg(sheet, quality)

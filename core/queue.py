@@ -87,14 +87,10 @@ class JobQueue:
         """Jobs waiting, all priorities together."""
         return sum(self.depths().values())
 
-    def ahead_of(self, priority: Priority) -> int:
-        """Jobs a new job of ``priority`` would wait behind: every waiting job of that priority or higher."""
-        depths = self.depths()
-        return sum(depths[p] for p in (*higher_than(priority), priority))
-
     def ahead_keys(self, priority: Priority) -> list[str]:
-        """The RQ queue keys whose lengths add up to ``ahead_of(priority)``, ``priority``'s own last: a caller
-        reads their ``LLEN`` in a pipeline it sends anyway (the submit path) instead of a round trip of its own."""
+        """The RQ queue keys whose lengths add up to the jobs a new job of ``priority`` waits behind (every
+        waiting job of that priority or higher), ``priority``'s own last: a caller reads their ``LLEN`` in a
+        pipeline it sends anyway (the submit path) instead of a round trip of its own."""
         return [self.queues[p].key for p in (*higher_than(priority), priority)]
 
     def position(self, video_id: str, attempt: int, priority: Priority) -> int | None:

@@ -295,14 +295,15 @@ def select_backends(
         if isinstance(current, AcceleratedModule):
             object.__setattr__(pipe, spec.component, current.torch_module)
     on_cpu = pipe.device.type == "cpu"
+    modules = exportable_modules(pipe)
     torch_reasons = {}
     if backend == "auto" and on_cpu:
         torch_reasons = {
             m: "onnxruntime: slower than torch on CPU for this module (docs/performance.md)"
-            for m in exportable_modules(pipe)
+            for m in modules
             if m not in CPU_ONNXRUNTIME_MODULES
         }
-    wanted = [m for m in exportable_modules(pipe) if m not in torch_reasons]
+    wanted = [m for m in modules if m not in torch_reasons]
     if (
         engine_dir is None
         and cache_dir is not None

@@ -31,7 +31,7 @@ from core.errors import (
     UnsupportedMediaTypeError,
 )
 from core.keys import new_video_id
-from core.lifecycle import current_capabilities, notify
+from core.lifecycle import current_capabilities, notify_record
 from core.logging import set_log_fields
 from core.params import Capabilities, ImageReference, VideoRequest, check_model, resolve_params
 from core.records import VideoRecord
@@ -50,8 +50,8 @@ QUEUE_FULL_RETRY_AFTER_S = 10
 
 
 class CapabilitiesCache:
-    """``current_capabilities`` per context, kept ``ttl_s`` seconds: it scans the workers' presence keys, the
-    costliest read of a submit, and a worker's model changes only when it restarts. "No live worker" is not
+    """``current_capabilities`` per context, kept ``ttl_s`` seconds: it reads every live worker's presence, and
+    a worker's model changes only when it restarts. "No live worker" is not
     kept, so the first worker's model applies to the very next submit."""
 
     def __init__(self, ttl_s: float) -> None:
@@ -365,7 +365,7 @@ async def submit(
     # The access log line names the video (set_log_fields above); this one only at debug, to log once a request.
     logger.debug("video %s queued for %s at %s priority", video_id, principal.owner, video_request.priority)
     if record.webhook_url is not None:
-        await run_in_threadpool(notify, ctx, video_id, WebhookEvent.QUEUED)
+        await run_in_threadpool(notify_record, ctx, record, WebhookEvent.QUEUED)
     return record, False, position
 
 

@@ -207,9 +207,8 @@ class VideoJob:
         self.priority = record.priority
         self.source = record.source
         params = record.params
-        if (
-            not params.is_complete
-        ):  # submitted before any worker announced its model: the API could not fill it
+        # Filled for the model here only when no worker had announced one at submit time (the API could not).
+        if not params.is_complete:
             try:
                 params = fill_for_model(params, self.runtime.capabilities)
             except InvalidInputError as exc:
@@ -253,9 +252,7 @@ class VideoJob:
             callback=self.tracker,
         )
         frames = out.frames[0]
-        if (
-            before is not None
-        ):  # an extension: the source, then the new frames (the first is the source's last)
+        if before is not None:  # an extension: the source, then the new frames (the first is its last)
             if before.shape[1:] != frames.shape[1:]:
                 raise InvalidInputError(
                     f"the source is {before.shape[2]}x{before.shape[1]}, this video is not"

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ModelLoadError
 from worker.memory import MemoryProbe, probe_for
 
-if (
-    TYPE_CHECKING
-):  # the worker's records and settings: not imported by `videogen generate`, which shares load_model
+# The worker's records and settings: not imported at run time by `videogen generate`, which shares load_model.
+if TYPE_CHECKING:
     from core.params import Capabilities
     from core.settings import Settings
     from export.backends import BackendChoice

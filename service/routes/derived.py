@@ -44,13 +44,17 @@ def completed_source(ctx: Context, owner: str, video_id: str) -> VideoRecord:
 
 
 def derived_request(
-    source: VideoRecord, request: BaseVideoRequest, num_frames: int | None = None
+    request: BaseVideoRequest, source: VideoRecord | None, num_frames: int | None = None
 ) -> VideoRequest:
-    """A request for the source's parameters (seed, size, frame rate, steps, guidance) with the new prompt and
-    delivery fields; ``num_frames`` replaces its length (and lets the model choose the upsampling for it)."""
+    """A request with the new prompt and delivery fields and the source's parameters (seed, size, frame rate,
+    steps, guidance); an uploaded source (``None``) takes the model's defaults, its frames scaled to the video's
+    size. ``num_frames`` replaces the length (and lets the model choose the upsampling for it)."""
+    delivery = request.model_dump(include=set(BaseVideoRequest.model_fields))
+    if source is None:
+        return VideoRequest(**delivery, num_frames=num_frames)
     params = source.params
     return VideoRequest(
-        **request.model_dump(include=set(BaseVideoRequest.model_fields)),
+        **delivery,
         negative_prompt=params.negative_prompt,
         num_frames=num_frames if num_frames is not None else params.num_frames,
         fps=params.fps,
@@ -107,7 +111,7 @@ async def remix_video(video_id: str, request: Request, derive: DerivationDep) ->
         raise InvalidInputError("a remix takes no upload: it starts from the video in the path")
     source = completed_source(derive.ctx, derive.principal.owner, video_id)
     link = SourceVideo(video_id=source.id, operation="remix", num_frames=source.params.num_frames)
-    return await derive.submit(derived_request(source, body), link)
+    return await derive.submit(derived_request(body, source), link)
 
 
 @router.post("/edits", summary="Edit a video", **CREATED)
@@ -118,10 +122,10 @@ async def edit_video(request: Request, derive: DerivationDep) -> Video:
     body, upload = await read_derived(request, derive.ctx, EditRequest)
     if upload is not None:
         link = SourceVideo(operation="edit")
-        return await derive.submit(body_request(body), link, upload)
+        return await derive.submit(derived_request(body, None), link, upload)
     source = completed_source(derive.ctx, derive.principal.owner, _named(body.video).id)
     link = SourceVideo(video_id=source.id, operation="edit", num_frames=source.params.num_frames)
-    return await derive.submit(derived_request(source, body), link)
+    return await derive.submit(derived_request(body, source), link)
 
 
 @router.post("/extensions", summary="Extend a video", **CREATED)
@@ -132,12 +136,12 @@ async def extend_video(request: Request, derive: DerivationDep) -> Video:
     body, upload = await read_derived(request, derive.ctx, ExtensionRequest)
     if upload is not None:
         fps = derive.ctx.settings.default_fps
-        video_request = body_request(body, num_frames=new_frames(body.seconds, fps))
+        video_request = derived_request(body, None, new_frames(body.seconds, fps))
         link = SourceVideo(operation="extension")
         return await derive.submit(video_request, link, upload)
     source = completed_source(derive.ctx, derive.principal.owner, _named(body.video).id)
     link = SourceVideo(video_id=source.id, operation="extension", num_frames=source.params.num_frames)
-    video_request = derived_request(source, body, new_frames(body.seconds, source.params.fps))
+    video_request = derived_request(body, source, new_frames(body.seconds, source.params.fps))
     return await derive.submit(video_request, link)
 
 
@@ -145,12 +149,6 @@ def new_frames(seconds: float, fps: float) -> int:
     """Frames an extension generates for ``seconds`` more: one more than shown, as its first frame is the
     source's last, shown once when the two are joined."""
     return max(1, round(seconds * fps)) + 1
-
-
-def body_request(body: BaseVideoRequest, num_frames: int | None = None) -> VideoRequest:
-    """A request for an uploaded source: the delivery fields, the model's defaults for the rest (an upload of
-    another size is scaled to the video's)."""
-    return VideoRequest(**body.model_dump(include=set(BaseVideoRequest.model_fields)), num_frames=num_frames)
 
 
 def _named(video: VideoRef | None) -> VideoRef:
