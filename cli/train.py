@@ -46,6 +46,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-noise-level", type=int, default=250, help="sr: augmentation timesteps 0..N")
     p.add_argument("--pixel-weight", type=float, default=0.0, help="upsampler: decoded-pixel loss weight")
     p.add_argument("--decoder-all", action="store_true", help="decoder: train all layers, not only temporal")
+    p.add_argument(
+        "--decoder-mixers",
+        type=int,
+        default=None,
+        help="decoder: train the first N temporal stages, deepest first (default: all; the rest stay identity)",
+    )
+    p.add_argument(
+        "--decoder-interpolated",
+        type=float,
+        default=0.0,
+        help="decoder: share of clips decoded from latents the upsampler rebuilt from every 4th frame",
+    )
+    p.add_argument(
+        "--decoder-latent-noise", type=float, default=0.0, help="decoder: max std of per-frame latent noise"
+    )
+    p.add_argument(
+        "--textured",
+        type=float,
+        default=0.0,
+        help="world data: share of clips with textured backgrounds and shapes (captions do not name them)",
+    )
     p.add_argument("--sr-crop", type=int, default=0, help="sr: train on random NxN latent windows (0: whole)")
     p.add_argument(
         "--no-reference",
@@ -90,12 +111,17 @@ def run(args: argparse.Namespace) -> int:
         max_noise_level=args.max_noise_level,
         pixel_weight=args.pixel_weight,
         decoder_all=args.decoder_all,
+        decoder_mixers=args.decoder_mixers,
+        decoder_interpolated=args.decoder_interpolated,
+        decoder_latent_noise=args.decoder_latent_noise,
         sr_crop=args.sr_crop,
         reference=not args.no_reference,
     )
     torch.manual_seed(args.seed)
     stage = build_stage(args.stage, components, config, options)
-    source = open_source(args.data, stage.clip, seed=args.seed, pool_size=args.pool_size)
+    source = open_source(
+        args.data, stage.clip, seed=args.seed, pool_size=args.pool_size, textured=args.textured
+    )
     train_config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,

@@ -115,19 +115,26 @@ class VideoDecoder(ModelMixin, ConfigMixin):
         return list(self.temporal_mixers.parameters())
 
     def identity_mixers(self) -> list[bool]:
-        """Per temporal stage: True where it returns its input exactly, so inference may skip it.
+        """Per temporal stage: True where it returns its input exactly, so a forward pass may skip it.
 
         A stage is the identity when the last layer of both of its residual branches is all zero: a freshly
-        inflated decoder, or one whose temporal layers were never trained (the shipped demo's). Skipping is exact
-        (``x + 0`` is ``x``; the next layer sees another memory layout, so frames agree to float rounding), and
-        at 64x64 those stages cost ~6x the spatial decoder on a CPU
-        (docs/performance.md). Never skipped while gradients are recorded (training must reach those zero layers)
-        nor while tracing or compiling (an exported graph serves any weights).
+        inflated decoder, or the stages a training run left untrained (the shipped demo trains only its
+        low-resolution ones: the 64x64 stages would cost ~6x the spatial decoder on a CPU, docs/performance.md).
+        Skipping is exact (``x + 0`` is ``x``; the next layer sees another memory layout, so frames agree to float
+        rounding). While gradients are recorded a zero stage still runs if any of its parameters trains (the
+        gradient must reach those zero layers); nothing is skipped while tracing or compiling (an exported graph
+        serves any weights).
         """
-        if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
             return [False] * len(self.temporal_mixers)
         nonzero = torch.stack([t.any() for m in self.temporal_mixers for t in m.last_layers()])
-        return (~nonzero.view(len(self.temporal_mixers), -1).any(dim=1)).tolist()  # one host sync
+        zero = (~nonzero.view(len(self.temporal_mixers), -1).any(dim=1)).tolist()  # one host sync
+        if not torch.is_grad_enabled():
+            return zero
+        mixers = self.temporal_mixers
+        return [
+            z and not any(p.requires_grad for p in m.parameters()) for z, m in zip(zero, mixers, strict=True)
+        ]
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         """Decode a latent video.

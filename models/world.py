@@ -4,6 +4,10 @@ Every clip's caption is exactly ``"a {colour} {shape} moving {direction} on a {b
 world is small enough that a tiny model learns it on a CPU, and structured enough to measure from pixels whether a
 video follows its prompt (colour, shape, direction).
 
+Unlabeled clips may be *textured* (``Scene.texture``): a static gradient-and-ripple background and stripes that
+move with the shape. Captions never name textures (the caption vocabulary is unchanged and every captioned stage
+trains on plain clips); they give the video decoder, which trains on unlabeled video, detail to keep steady.
+
 Held-out combinations (``HELD_OUT``) are colour-shape-direction triples that training never sees, chosen so that
 every pair of their attributes *is* seen: a model that gets them right has composed attributes it learned apart.
 """
@@ -59,6 +63,7 @@ class Scene:
     y: float
     speed: float
     radius: float
+    texture: int | None = None  # seed of the background and shape textures; None: plain (captioned clips)
 
     @property
     def caption(self) -> str:
@@ -96,8 +101,13 @@ def sample_scene(
     num_frames: int,
     combo: tuple[str, str, str, str] | None = None,
     held_out: bool | None = False,
+    textured: bool = False,
 ) -> Scene:
-    """A random scene; its shape stays fully inside the frame for ``num_frames`` frames."""
+    """A random scene; its shape stays fully inside the frame for ``num_frames`` frames.
+
+    ``textured`` draws one more number, the texture's seed, after the rest: the plain scenes a generator yields
+    are the same whether or not some are textured.
+    """
     if combo is None:
         pool = combinations(held_out)
         combo = pool[rng.integers(len(pool))]
@@ -111,7 +121,8 @@ def sample_scene(
     lo, hi = radius + 1, size - radius - 1
     margin = min(speed * (max(num_frames, CLIP_FRAMES) - 1), (hi - lo) / 2)
     x, y = rng.uniform(lo + margin, hi - margin, size=2)
-    return Scene(colour, shape, direction, background, float(x), float(y), speed, radius)
+    texture = int(rng.integers(2**31)) if textured else None
+    return Scene(colour, shape, direction, background, float(x), float(y), speed, radius, texture)
 
 
 def _mask(shape: str, size: int, cx: float, cy: float, r: float, supersample: int = 4) -> np.ndarray:
@@ -135,14 +146,43 @@ def _mask(shape: str, size: int, cx: float, cy: float, r: float, supersample: in
     return inside.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
 
 
+def _background_texture(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A static offset field (size, size, 1) in 8-bit levels: a linear gradient and two soft ripples."""
+    ys, xs = np.meshgrid(np.arange(size) / size - 0.5, np.arange(size) / size - 0.5, indexing="ij")
+    angle = rng.uniform(0, 2 * np.pi)
+    field = rng.uniform(30, 60) * (xs * np.cos(angle) + ys * np.sin(angle))
+    for _ in range(2):
+        angle, cycles, phase = rng.uniform(0, 2 * np.pi), rng.uniform(1.5, 4), rng.uniform(0, 2 * np.pi)
+        along = xs * np.cos(angle) + ys * np.sin(angle)
+        field += rng.uniform(8, 20) * np.sin(2 * np.pi * cycles * along + phase)
+    return field[..., None].astype(np.float32)
+
+
+def _stripes(rng: np.random.Generator, size: int, r: float) -> tuple[float, float, float, float]:
+    """(angle, period in pixels, phase, contrast) of the stripes a textured shape carries with it."""
+    return rng.uniform(0, np.pi), r * rng.uniform(0.5, 1.0), rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 0.35)
+
+
 def render(scene: Scene, size: int, num_frames: int) -> np.ndarray:
     """Render a clip: uint8 (F, size, size, 3)."""
-    background = np.array(BACKGROUNDS[scene.background], dtype=np.float32)
-    colour = np.array(COLOURS[scene.colour], dtype=np.float32)
+    background = np.broadcast_to(np.array(BACKGROUNDS[scene.background], np.float32), (size, size, 3))
+    colour = np.broadcast_to(np.array(COLOURS[scene.colour], np.float32), (size, size, 3))
+    stripes = None
+    if scene.texture is not None:
+        rng = np.random.default_rng(scene.texture)
+        field = _background_texture(rng, size)
+        background = background + field - min(0.0, float(background.min() + field.min()))  # none clipped off
+        stripes = _stripes(rng, size, scene.radius)
     dx, dy = DIRECTIONS[scene.direction]
+    ys, xs = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="ij")
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     for t in range(num_frames):
         cx, cy = scene.x + dx * scene.speed * t, scene.y + dy * scene.speed * t
         alpha = _mask(scene.shape, size, cx, cy, scene.radius)[..., None]
-        frames[t] = np.round(alpha * colour + (1 - alpha) * background).astype(np.uint8)
+        fill = colour
+        if stripes is not None:  # stripes fixed to the shape: they move with it
+            angle, period, phase, contrast = stripes
+            along = (xs - cx) * np.cos(angle) + (ys - cy) * np.sin(angle)
+            fill = colour * (1 + contrast * np.sin(2 * np.pi * along / period + phase))[..., None]
+        frames[t] = np.round(np.clip(alpha * fill + (1 - alpha) * background, 0, 255)).astype(np.uint8)
     return frames

@@ -176,21 +176,28 @@ class WorldClips:
     """Clips of the synthetic world rendered in memory: the fast path for the demo (no decoding).
 
     ``pool_size`` > 0 renders that many scenes once (seeded) and draws from them; 0 renders every clip fresh.
-    Held-out combinations are excluded unless ``include_held_out``.
+    Held-out combinations are excluded unless ``include_held_out``. ``textured`` is the share of scenes with
+    textured backgrounds and shapes (``world.Scene.texture``; their captions do not say so), for stages that
+    learn from unlabeled video; it is drawn from its own generator, so the plain scenes stay the same.
     """
 
     def __init__(
-        self, spec: ClipSpec, seed: int = 0, pool_size: int = 0, include_held_out: bool = False
+        self,
+        spec: ClipSpec,
+        seed: int = 0,
+        pool_size: int = 0,
+        include_held_out: bool = False,
+        textured: float = 0.0,
     ) -> None:
-        self.spec, self.seed = spec, seed
+        if not 0.0 <= textured <= 1.0:
+            raise ValueError(f"textured is a share of clips in [0, 1], got {textured}")
+        self.spec, self.seed, self.textured = spec, seed, textured
         self.rng = np.random.default_rng(seed)
+        self.texture_rng = np.random.default_rng([seed, 2])
         self.held_out = None if include_held_out else False
-        self.pool: list[world.Scene] = []
         pool_rng = np.random.default_rng([seed, 1])
         span = (spec.num_frames - 1) * max(spec.frame_strides) + 1
-        self.pool = [
-            world.sample_scene(pool_rng, spec.size, span, held_out=self.held_out) for _ in range(pool_size)
-        ]
+        self.pool: list[world.Scene] = [self._scene(pool_rng, span) for _ in range(pool_size)]
         self.indices = list(range(pool_size))  # the pool scenes this process draws from (see ``shard``)
         self._cache: dict[tuple[int, int], np.ndarray] = {}
 
@@ -203,6 +210,11 @@ class WorldClips:
         else:
             check_shard(rank, world_size)
         self.rng = np.random.default_rng(self.seed + rank)
+        self.texture_rng = np.random.default_rng([self.seed + rank, 2])
+
+    def _scene(self, rng: np.random.Generator, span: int) -> world.Scene:
+        textured = self.textured > 0 and bool(self.texture_rng.random() < self.textured)
+        return world.sample_scene(rng, self.spec.size, span, held_out=self.held_out, textured=textured)
 
     def _render(self, scene: world.Scene, stride: int) -> np.ndarray:
         # Every ``stride``-th frame of the clip is the clip of a scene ``stride`` times as fast.
@@ -221,7 +233,7 @@ class WorldClips:
                 frames, scene = self._cache[key], self.pool[index]
                 keys.append(key)
             else:
-                scene = world.sample_scene(self.rng, self.spec.size, span, held_out=self.held_out)
+                scene = self._scene(self.rng, span)
                 frames = self._render(scene, stride)
             videos.append(to_tensor(frames))
             captions.append(scene.caption)
@@ -231,16 +243,22 @@ class WorldClips:
         return batch
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.bit_generator.state}
+        return {"rng": self.rng.bit_generator.state, "texture_rng": self.texture_rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
+        if "texture_rng" in state:  # checkpoints from before textured clips have none
+            self.texture_rng.bit_generator.state = state["texture_rng"]
 
 
-def open_source(data: str, spec: ClipSpec, seed: int, pool_size: int = 0) -> ClipSource:
-    """``data`` is ``"world"`` (rendered in memory) or a folder of videos."""
+def open_source(
+    data: str, spec: ClipSpec, seed: int, pool_size: int = 0, textured: float = 0.0
+) -> ClipSource:
+    """``data`` is ``"world"`` (rendered in memory, ``textured`` of it textured) or a folder of videos."""
     if data == "world":
-        return WorldClips(spec, seed=seed, pool_size=pool_size)
+        return WorldClips(spec, seed=seed, pool_size=pool_size, textured=textured)
+    if textured:
+        raise ValueError("textured clips are a world option; a video folder holds what it holds")
     return VideoFolder(data, spec, seed=seed)
 
 

@@ -7,8 +7,9 @@
   ~10% of captions dropped for classifier-free guidance; ``sr`` also sees the noise-augmented, upsampled
   low-resolution latents at a random augmentation level.
 - ``upsampler``: the flow temporal upsampler on unlabeled clips: drop every other latent frame, predict it.
-- ``decoder``: the temporally inflated VAE decoder on unlabeled clips, encoder frozen; by default only the
-  temporal layers train (the spatial ones are the image decoder's).
+- ``decoder``: the temporally inflated VAE decoder on unlabeled clips (textured ones too, ``--textured``), encoder
+  frozen, fed latents degraded as generation leaves them (``DecoderStage``); by default only the temporal layers
+  train (the spatial ones are the image decoder's).
 
 Every stage reads batches ``{"video": (B, F, 3, H, W) in [-1, 1], "caption": [...]}`` (``models.train.data``).
 
@@ -67,6 +68,11 @@ class StageOptions:
     kl_weight: float = 1e-7  # vae: weight of the summed KL per image
     pixel_weight: float = 0.0  # upsampler: weight of the decoded-pixel loss beside the latent loss
     decoder_all: bool = False  # decoder: train every parameter, not only the temporal layers
+    decoder_mixers: int | None = (
+        None  # decoder: train only the first N temporal stages (the rest stay identity)
+    )
+    decoder_interpolated: float = 0.0  # decoder: share of clips decoded from flow-upsampled keyframe latents
+    decoder_latent_noise: float = 0.0  # decoder: per-frame latent noise, std drawn from [0, this] per clip
     sr_crop: int = 0  # sr: train on random crop x crop latent windows (0: whole frames)
     reference: bool = True  # base/sr: condition on the first frame (False: zeros, the reference ablation)
     sample_steps: int = 10
@@ -464,21 +470,60 @@ class UpsamplerStage(Stage):
 
 
 class DecoderStage(Stage):
+    """The video decoder on unlabeled clips, fed the latents it will decode at inference.
+
+    A generated video's latents are not an encoder's: three of every four frames come from the flow upsampler
+    (the pipeline's two doublings) and every frame carries the denoisers' own error, independent from frame to
+    frame. So ``decoder_interpolated`` of the clips are decoded from latents the frozen upsampler rebuilt from
+    every fourth frame, and every clip gets per-frame Gaussian noise of a std drawn from
+    ``[0, decoder_latent_noise]``; the target is always the clean clip. The temporal stages learn to take from
+    the neighbouring frames what one frame's latent lost.
+    """
+
     name = "decoder"
 
     def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
         super().__init__(components, config, options)
         self.module: VideoDecoder = components["video_decoder"]
+        self.upsampler: FlowTemporalUpsampler = components["temporal_upsampler"]
         self.module.requires_grad_(False).train()
-        params = self.module.parameters() if options.decoder_all else self.module.temporal_parameters()
+        mixers = self.module.temporal_mixers
+        count = len(mixers) if options.decoder_mixers is None else options.decoder_mixers
+        if not 0 < count <= len(mixers):
+            raise ValueError(f"decoder_mixers must be in 1..{len(mixers)}, got {options.decoder_mixers}")
+        params = list(mixers[:count].parameters())
+        if options.decoder_all:
+            params += [
+                p for name, p in self.module.named_parameters() if not name.startswith("temporal_mixers.")
+            ]
         for p in params:
             p.requires_grad_(True)
-        self.clip = ClipSpec(num_frames=8, size=self.height, frame_strides=(1, 2))
+        # 9 frames: two doublings rebuild frames 1-3 and 5-7 from frames 0, 4 and 8, as the pipeline does.
+        self.clip = ClipSpec(num_frames=9, size=self.height, frame_strides=(1, 2))
+
+    def to(self, device: torch.device | str) -> DecoderStage:
+        super().to(device)
+        self.upsampler.to(device)
+        return self
+
+    @torch.no_grad()
+    def degrade(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents (B, C, 9, h, w) as generation leaves them (see the class docstring); torch's RNG."""
+        batch = latents.shape[0]
+        out = latents
+        if self.options.decoder_interpolated > 0:
+            rebuilt = self.upsampler(self.upsampler(latents[:, :, ::4]))
+            pick = torch.rand(batch, device=latents.device) < self.options.decoder_interpolated
+            out = torch.where(pick.view(batch, 1, 1, 1, 1), rebuilt, latents)
+        if self.options.decoder_latent_noise > 0:
+            std = torch.rand(batch, 1, 1, 1, 1, device=latents.device) * self.options.decoder_latent_noise
+            out = out + std * torch.randn_like(out)
+        return out
 
     def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
         video = batch["video"]  # (B, F, 3, H, W)
         with torch.no_grad():
-            latents = encode_video(self.vae, video, self.height, self.height)
+            latents = self.degrade(encode_video(self.vae, video, self.height, self.height))
         decoded = self.net(model)(latents).transpose(1, 2)  # (B, F, 3, H, W)
         # Beside per-pixel error, match frame-to-frame differences: that is what flicker breaks.
         temporal = F.l1_loss(decoded.diff(dim=1), video.diff(dim=1))
@@ -486,8 +531,13 @@ class DecoderStage(Stage):
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:
-        clips = self.sample_clips(8, 1, seed=step)
-        decoded = module(encode_video(self.vae, clips, self.height, self.height)).transpose(1, 2)
+        """Rows of truth, then the decoder on rebuilt-from-keyframes latents with the largest training noise."""
+        clips = self.sample_clips(9, 1, seed=step)
+        generator = torch.Generator(device="cpu").manual_seed(step)
+        latents = encode_video(self.vae, clips, self.height, self.height)
+        latents = self.upsampler(self.upsampler(latents[:, :, ::4]))
+        noise = torch.randn(latents.shape, generator=generator).to(latents.device)
+        decoded = module(latents + self.options.decoder_latent_noise * noise).transpose(1, 2)
         rows = [to_uint8(x) for pair in zip(clips, decoded, strict=True) for x in pair]
         return [write_sheet(rows, folder / f"decoder_{step:06d}.png")]
 

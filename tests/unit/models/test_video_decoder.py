@@ -53,9 +53,14 @@ def test_identity_temporal_stages_are_skipped_at_inference_and_the_output_is_unc
     with torch.no_grad():
         assert decoder.identity_mixers() == [True] * 3
         skipped = decoder(latents)
-    # With gradients on every stage runs (training must reach the zero layers): the same frames up to float32
-    # rounding (the stages' permutes hand the next convolution another memory layout).
+    # With gradients on every stage that trains runs (training must reach the zero layers): the same frames up to
+    # float32 rounding (the stages' permutes hand the next convolution another memory layout).
     assert decoder.identity_mixers() == [False] * 3
+    decoder.temporal_mixers[2].requires_grad_(
+        False
+    )  # a stage a run leaves untrained is skipped in training too
+    assert decoder.identity_mixers() == [False, False, True]
+    decoder.temporal_mixers[2].requires_grad_(True)
     torch.testing.assert_close(decoder(latents).detach(), skipped, rtol=0, atol=1e-5)
     with torch.no_grad():
         torch.nn.init.normal_(decoder.temporal_mixers[1].attention.proj_out.weight, std=0.05)

@@ -40,3 +40,16 @@ def test_the_shape_stays_inside_the_frame_and_moves_its_way(size: int, direction
         ye, xe = np.nonzero((clip[-1] != BACKGROUNDS["gray"]).any(-1))
         dx, dy = xe.mean() - xs.mean(), ye.mean() - ys.mean()
         assert np.sign(np.round([dx, dy], 1)).tolist() == list(DIRECTIONS[direction])
+
+
+def test_textured_scenes_keep_the_plain_ones_and_their_captions() -> None:
+    plain = [sample_scene(np.random.default_rng(5), 32, 9) for _ in range(2)]
+    textured = sample_scene(np.random.default_rng(5), 32, 9, textured=True)
+    assert textured.texture is not None and plain[0].texture is None
+    assert textured.caption == plain[0].caption and textured.x == plain[0].x  # one more draw, after the rest
+    clip = render(textured, 32, 9).astype(int)
+    flat = render(plain[0], 32, 9).astype(int)
+    background = np.abs(flat - flat[0, 0, 0]).sum(axis=-1) == 0  # plain: one colour off the shape
+    assert clip[0][background[0]].std() > 5  # textured: the background varies in space...
+    still = background.all(axis=0)
+    assert np.array_equal(clip[0][still], clip[-1][still])  # ...and not in time

@@ -76,3 +76,24 @@ def test_every_stage_writes_its_sample_sheet(tmp_path: Path, stage_name: str) ->
     trainer.train()
     sheet = tmp_path / stage_name / "samples" / f"{stage_name}_000001.png"
     assert sheet.is_file() and sheet.stat().st_size > 0
+
+
+def test_the_decoder_trains_on_latents_degraded_as_generation_leaves_them(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    components, config = load_components("tiny", tmp_path, seed=0)
+    options = StageOptions(decoder_mixers=1, decoder_interpolated=1.0, decoder_latent_noise=0.2)
+    stage = build_stage("decoder", components, config, options)
+    trained = [n for n, p in stage.module.named_parameters() if p.requires_grad]
+    assert trained and all(n.startswith("temporal_mixers.0.") for n in trained)
+    batch = WorldClips(stage.clip, seed=0, textured=1.0).sample(2)
+    latents = torch.randn(2, 4, 9, 4, 4)
+    torch.manual_seed(1)
+    degraded = stage.degrade(latents)
+    # Keyframes (every 4th) carry only the noise; the frames between are the upsampler's, not the encoder's.
+    keyframe_error = (degraded - latents)[:, :, ::4].std()
+    between_error = (degraded - latents)[:, :, 1::4].std()
+    assert 0 < keyframe_error < 0.2 and between_error > keyframe_error
+    stage.loss(batch).backward()
+    assert stage.module.temporal_mixers[0].attention.proj_out.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="decoder_mixers"):
+        build_stage("decoder", components, config, StageOptions(decoder_mixers=9))
