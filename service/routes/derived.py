@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 
 from core.context import Context
 from core.errors import ConflictError, InvalidInputError, NotSupportedError
@@ -49,6 +50,16 @@ def derived_request(
     """A request with the new prompt and delivery fields and the source's parameters (seed, size, frame rate,
     steps, guidance); an uploaded source (``None``) takes the model's defaults, its frames scaled to the video's
     size. ``num_frames`` replaces the length (and lets the model choose the upsampling for it)."""
+    try:
+        return _derived_request(request, source, num_frames)
+    except ValidationError as exc:  # e.g. an extension's seconds past the frame limit: the client's, not ours
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInputError(f"the derived video would not be valid: {problems}") from exc
+
+
+def _derived_request(
+    request: BaseVideoRequest, source: VideoRecord | None, num_frames: int | None
+) -> VideoRequest:
     delivery = request.model_dump(include=set(BaseVideoRequest.model_fields))
     if source is None:
         return VideoRequest(**delivery, num_frames=num_frames)

@@ -98,6 +98,12 @@ def test_an_extension_appends_to_its_source_and_counts_the_total(api):
         "/videos/extensions", json={"prompt": "on", "seconds": 0.5, "video": {"id": source["id"]}}
     )
     assert as_json.status_code == 202 and as_json.json()["params"]["num_frames"] == 5
+    # Past the frame limit, from a named or an uploaded source alike: the client's error, not a 500.
+    upload = {"video": ("clip.mp4", b"any", "video/mp4")}
+    for data, files in ((form, None), ({"prompt": "on"}, upload)):
+        too_long = api.post("/videos/extensions", data={**data, "seconds": "1250"}, files=files)
+        assert too_long.status_code == 422, too_long.text
+        assert "num_frames" in too_long.json()["error"]["message"]
 
 
 def test_an_uploaded_source_is_stored_for_the_worker(api):
