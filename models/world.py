@@ -158,7 +158,7 @@ def _background_texture(rng: np.random.Generator, size: int) -> np.ndarray:
     return field[..., None].astype(np.float32)
 
 
-def _stripes(rng: np.random.Generator, size: int, r: float) -> tuple[float, float, float, float]:
+def _stripes(rng: np.random.Generator, r: float) -> tuple[float, float, float, float]:
     """(angle, period in pixels, phase, contrast) of the stripes a textured shape carries with it."""
     return rng.uniform(0, np.pi), r * rng.uniform(0.5, 1.0), rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 0.35)
 
@@ -172,7 +172,7 @@ def render(scene: Scene, size: int, num_frames: int) -> np.ndarray:
         rng = np.random.default_rng(scene.texture)
         field = _background_texture(rng, size)
         background = background + field - min(0.0, float(background.min() + field.min()))  # none clipped off
-        stripes = _stripes(rng, size, scene.radius)
+        stripes = _stripes(rng, scene.radius)
     dx, dy = DIRECTIONS[scene.direction]
     ys, xs = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="ij")
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
