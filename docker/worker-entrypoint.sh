@@ -6,8 +6,10 @@
 # (VIDEOGEN_ENGINE_DIR); later starts find them current (same weights, GPU model, TensorRT version and precision)
 # and skip the work. Workers sharing the volume take turns through a lock file.
 #
-#   WORKER_ENGINES=auto       (default) TensorRT engines where TensorRT and a GPU are present, else ONNX files;
-#                             nothing when VIDEOGEN_BACKEND=torch or VIDEOGEN_ENGINE_DIR is empty
+#   WORKER_ENGINES=auto       (default) TensorRT engines where TensorRT and a GPU are present, else ONNX files
+#                             (on a CPU under VIDEOGEN_BACKEND=auto, the default: only the modules that backend
+#                             runs on ONNX Runtime there, export.cache.CPU_ONNXRUNTIME_MODULES); nothing when
+#                             VIDEOGEN_BACKEND=torch or VIDEOGEN_ENGINE_DIR is empty
 #   WORKER_ENGINES=tensorrt   that format; a failure stops the container
 #   WORKER_ENGINES=onnx       that format; a failure stops the container
 #   WORKER_ENGINES=off        prepare nothing; the worker uses what the engine folder holds
@@ -28,7 +30,7 @@ log_at() {
 log() { log_at INFO "$@"; }
 
 mode="${WORKER_ENGINES:-auto}"
-backend="${VIDEOGEN_BACKEND:-torch}"
+backend="${VIDEOGEN_BACKEND:-auto}"  # the worker's own default (core/settings.py)
 engine_dir="${VIDEOGEN_ENGINE_DIR:-}"
 model="${VIDEOGEN_MODEL:-demo}"
 
@@ -41,17 +43,31 @@ if [ "$mode" = off ] || [ -z "$engine_dir" ] || { [ "$mode" = auto ] && [ "$back
   log "no engines to prepare (WORKER_ENGINES=$mode, VIDEOGEN_BACKEND=$backend, VIDEOGEN_ENGINE_DIR=$engine_dir)"
 else
   format="$mode"
+  modules=""  # comma-separated, no spaces; empty: every module
   if [ "$format" = auto ]; then
     format=onnx
     if [ "$backend" != onnxruntime ] \
       && python -c 'import tensorrt, torch; raise SystemExit(not torch.cuda.is_available())' 2>/dev/null; then
       format=tensorrt
+    elif [ "$backend" = auto ]; then
+      # No TensorRT here. On a CPU, `auto` keeps on torch the modules ONNX Runtime runs slower: export the rest.
+      modules=$(python -c '
+import os, torch
+from export.cache import CPU_ONNXRUNTIME_MODULES
+from export.specs import SPECS
+device = os.environ.get("VIDEOGEN_DEVICE", "auto")
+if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+    print(",".join(m for m in SPECS if m in CPU_ONNXRUNTIME_MODULES))
+' 2>/dev/null) || modules=""
     fi
   fi
   mkdir -p "$engine_dir"
-  log "preparing $format engines of model $model in $engine_dir (built once, then reused)"
+  log "preparing $format engines of model $model in $engine_dir${modules:+ (modules $modules)} (built once, then reused)"
   started=$(date +%s)
-  if flock "$engine_dir/.prepare.lock" videogen export --model "$model" --out "$engine_dir" --format "$format"; then
+  # ${modules:+...} unquoted on purpose: two words, --modules and the list (module names have no spaces).
+  # shellcheck disable=SC2086
+  if flock "$engine_dir/.prepare.lock" videogen export --model "$model" --out "$engine_dir" --format "$format" \
+    ${modules:+--modules $modules}; then
     log "engines ready after $(($(date +%s) - started))s"
   elif [ "$mode" = auto ]; then
     log_at WARNING "engine preparation failed; the worker falls back per module to what runs (its log names each choice)"

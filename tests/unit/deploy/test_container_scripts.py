@@ -178,6 +178,34 @@ def test_entrypoint_with_the_torch_backend_prepares_nothing_and_becomes_the_work
     assert not engines.exists()
 
 
+def test_entrypoint_defaults_to_the_auto_backend_as_the_worker_does():
+    result = entrypoint("--help", env=clean_env(VIDEOGEN_ENGINE_DIR=""))
+    assert result.returncode == 0, result.stderr
+    assert "no engines to prepare (WORKER_ENGINES=auto, VIDEOGEN_BACKEND=auto," in result.stderr
+
+
+@pytest.mark.slow
+def test_entrypoint_on_a_cpu_under_auto_exports_only_the_onnxruntime_modules_once(tmp_path: Path):
+    """The CPU image's defaults (WORKER_ENGINES and VIDEOGEN_BACKEND auto): no TensorRT is asked for, only the
+    modules ``auto`` runs on ONNX Runtime on a CPU are exported, and a second start keeps them."""
+    from export.cache import CPU_ONNXRUNTIME_MODULES
+    from export.specs import SPECS
+
+    engines = tmp_path / "engines"
+    env = clean_env(
+        VIDEOGEN_ENGINE_DIR=str(engines), VIDEOGEN_MODEL="tiny", VIDEOGEN_DEVICE="cpu", OMP_NUM_THREADS="1"
+    )
+    expected = [m for m in SPECS if m in CPU_ONNXRUNTIME_MODULES]
+    first = entrypoint("--help", env=env)
+    assert first.returncode == 0, first.stderr[-4000:]
+    assert f"preparing onnx engines of model tiny in {engines} (modules {','.join(expected)})" in first.stderr
+    assert set(json.loads((engines / "manifest.json").read_text())["modules"]) == set(expected)
+    second = entrypoint("--help", env=env)
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert second.stderr.count("ONNX export is current, kept") == len(expected)
+    assert "usage: videogen worker" in second.stdout
+
+
 def test_entrypoint_lines_are_json_in_the_images_log_format(tmp_path: Path):
     env = clean_env(VIDEOGEN_BACKEND="torch", VIDEOGEN_ENGINE_DIR=str(tmp_path), VIDEOGEN_LOG_FORMAT="json")
     result = entrypoint("--help", env=env)

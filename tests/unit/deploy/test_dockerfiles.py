@@ -297,6 +297,12 @@ def test_worker_images_keep_engines_on_a_volume_and_read_models_from_a_mount():
         assert s.all("ENTRYPOINT") == ['["videogen-worker-entrypoint"]']
 
 
+def test_worker_images_default_to_the_fastest_backend():
+    """Both targets run ``auto``: on a CPU, ONNX Runtime for the modules it measured faster, torch for the rest."""
+    for stage in ("cpu", "gpu"):
+        assert WORKER.stages[stage].env["VIDEOGEN_BACKEND"] == "auto", stage
+
+
 def test_default_build_targets():
     """``docker build`` without --target gives the API and the GPU worker."""
     assert API.final.name == "api"
