@@ -81,6 +81,15 @@ def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
         logging.getLogger("export.cache").setLevel(logging.INFO)
 
+    from export import prewarm  # torch-free
+
+    backend = args.backend or settings.backend
+    engine_dir = args.engines if args.engines is not None else settings.engine_dir
+    if engine_dir is None and args.device == "cpu" and (args.dtype or settings.dtype) in ("auto", "float32"):
+        # The engine cache's ONNX Runtime sessions open on the other core while torch and diffusers import
+        # (~1 s of a cold run); the backend choice below still checks everything and opens what is not ready.
+        prewarm.start(settings.data_dir, args.model, backend)
+
     from core.media import png_bytes, write_mp4
     from models.progress import StageProgress
     from worker.runtime import load_model
@@ -89,11 +98,12 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         device=args.device,
         dtype=args.dtype or settings.dtype,
-        backend=args.backend or settings.backend,
-        engine_dir=args.engines if args.engines is not None else settings.engine_dir,
+        backend=backend,
+        engine_dir=engine_dir,
         data_dir=settings.data_dir,
         show_progress=not args.quiet,
     )
+    prewarm.discard()  # sessions opened for modules that ended up elsewhere
     if not args.quiet:
         from export.backends import stage_backends
 

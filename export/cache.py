@@ -10,7 +10,9 @@ onnxruntime versions, empties the folder first. Checking reads the files but imp
 costs a few hashes, not an export.
 
 Which modules go to ONNX Runtime under ``auto`` on a CPU is data, not timed at start: ``CPU_ONNXRUNTIME_MODULES``
-below, from ``bench/backends.py`` on the demo model (docs/performance.md names the run).
+(defined in ``export.prewarm``, which must not import torch), from ``bench/backends.py`` on the demo model
+(docs/performance.md names the run). Each folder also records the model folder it served (``source.json``) so that
+a cold ``videogen generate`` can open its ONNX Runtime sessions while torch imports (``export.prewarm``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ExportError
+from export import prewarm
 from export.manifest import OPSET, Manifest, file_sha256, package_versions, weights_sha256
+from export.prewarm import CPU_ONNXRUNTIME_MODULES  # noqa: F401  (re-exported: select_backends reads it here)
 from export.specs import SPECS, Geometry, ShapeRanges
 
 if TYPE_CHECKING:
@@ -38,12 +42,8 @@ CACHE_DIRNAME = "engines"  # under the data dir
 KEY_CHARS = 16  # hex digits of the weights key in the folder name
 # The packages whose versions change what an export contains (a new torch traces differently).
 EXPORT_PACKAGES = ("torch", "onnx", "onnxruntime")
-# Modules that ONNX Runtime (CPU provider) ran faster than torch eager in
-# `bench/backends.py --preset demo --threads 1` (2-core CPU, 2026-12-02; docs/performance.md, "Backends by
-# default"): 1.5-1.8x. The temporal upsampler (0.82x) and the video decoder (0.26x) stay on torch under `auto`.
-CPU_ONNXRUNTIME_MODULES: frozenset[str] = frozenset(
-    {"base_unet", "sr_unet", "reference_unet", "vae_decoder", "text_encoder"}
-)
+# CPU_ONNXRUNTIME_MODULES (imported above): the modules `auto` runs on ONNX Runtime on a CPU, measured; it lives
+# in the torch-free export.prewarm, which opens their sessions before torch is imported.
 
 
 def exportable_modules(pipe: VideoGenPipeline) -> list[str]:
@@ -144,6 +144,7 @@ def ensure_export(pipe: VideoGenPipeline, root: Path, modules: list[str]) -> Pat
             shutil.rmtree(directory, ignore_errors=True)
         if not reasons:
             logger.info("engine cache %s is current for %s", directory, ", ".join(modules))
+            prewarm.remember(directory, getattr(pipe, "name_or_path", None))
             return directory
         for name, reason in reasons.items():
             log = logger.info if reason == "not exported yet" else logger.warning
@@ -164,4 +165,5 @@ def ensure_export(pipe: VideoGenPipeline, root: Path, modules: list[str]) -> Pat
             ", ".join(reasons),
             time.perf_counter() - started,
         )
+        prewarm.remember(directory, getattr(pipe, "name_or_path", None))
     return directory

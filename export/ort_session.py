@@ -14,6 +14,7 @@ import onnxruntime as ort
 import torch
 
 from core.errors import ExportError
+from export import prewarm
 
 logger = logging.getLogger(__name__)
 
@@ -57,22 +58,20 @@ class OrtRunner:
         threads: int | None = None,
     ) -> None:
         self.device = torch.device(device)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        # Idle pool threads sleep instead of spinning: between graph calls torch runs the scheduler and other
-        # stages in this process, and spinning threads took their cores (tiny whole video: 0.96x -> 1.19x).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads is not None:
-            options.intra_op_num_threads = threads
         if providers is None:
             providers = ["CPUExecutionProvider"]
             if self.device.type == "cuda" and cuda_provider_available():
                 providers = [self._cuda_provider(), *providers]  # type: ignore[list-item]
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own pybind exception types
-            raise ExportError(f"ONNX Runtime cannot load {path}: {exc}") from exc
+        # Opened already, in the background, by a cold `videogen generate` (export.prewarm), else here.
+        session = prewarm.take(path, threads, providers)
+        if session is None:
+            try:
+                session = ort.InferenceSession(
+                    str(path), prewarm.session_options(threads), providers=providers
+                )
+            except Exception as exc:  # onnxruntime raises its own pybind exception types
+                raise ExportError(f"ONNX Runtime cannot load {path}: {exc}") from exc
+        self.session = session
         self.provider = self.session.get_providers()[0]
         self.on_gpu = self.provider == "CUDAExecutionProvider"
         self.inputs = {i.name: _ORT_TO_TORCH[i.type] for i in self.session.get_inputs()}
