@@ -10,7 +10,13 @@ below the server on a small machine): one API process, no worker, ``--connection
 ``--duration`` seconds against ``GET /healthz`` (the calibration: what this machine and load generator reach on
 the cheapest route, in the same run) and then ``POST /videos``; a table of requests/s and latency p50/p99.
 
-    python bench/api.py --wrk [--connections 32] [--duration 10] [--profile stacks.txt]
+    python bench/api.py --wrk [--connections 32] [--duration 10] [--rate 330] [--profile stacks.txt]
+
+wrk keeps every connection busy (a closed loop), so at saturation the mean latency is connections / throughput
+(Little's law) whatever the code does. ``--rate R`` adds a run before the saturating one: the same connections,
+each waiting a random (exponential) pause between its requests so that together they offer about R submits/s,
+the load a service runs at; its latency is what a client sees at that rate. The table gives the rate wrk
+reached, not the one asked for.
 
 ``--profile`` samples the API with py-spy (dev extra) during the submit run: collapsed stacks, one a line.
 """
@@ -44,8 +50,13 @@ from core.local_redis import start_redis  # noqa: E402
 from core.params import Capabilities  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
-JOB = {"prompt": "a red ball moving right", "num_frames": 4, "size": "32x32", "num_inference_steps": 2,
-       "temporal_upsampling": 1}  # fmt: skip
+JOB = {
+    "prompt": "a red ball moving right",
+    "num_frames": 4,
+    "size": "32x32",
+    "num_inference_steps": 2,
+    "temporal_upsampling": 1,
+}
 
 
 def free_port() -> int:
@@ -100,22 +111,55 @@ def submit_latency(base: str, clients: int, submits: int) -> list[float]:
 
 TINY = Capabilities(
     model="tiny",
-    defaults={"num_frames": 8, "height": 32, "width": 32, "num_inference_steps": 4, "guidance_scale": 3.0,
-              "temporal_upsampling": 1},
-    size_multiple=8, max_base_frames=16,
-)  # fmt: skip
+    defaults={
+        "num_frames": 8,
+        "height": 32,
+        "width": 32,
+        "num_inference_steps": 4,
+        "guidance_scale": 3.0,
+        "temporal_upsampling": 1,
+    },
+    size_multiple=8,
+    max_base_frames=16,
+)
 WRK_POST = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{body}'
 """
+# With --rate: each connection pauses an exponential time of mean ``connections / rate`` seconds before each
+# request (wrk calls delay() then; its latency clock starts when the request is sent), seeded per thread.
+WRK_PACED = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("seed", threads)
+end
+function init(args)
+  math.randomseed(os.time() * 100 + seed)
+end
+function delay()
+  return math.floor(-math.log(1 - math.random()) * {mean_ms})
+end
+"""
 
 
-def run_wrk(url: str, connections: int, duration_s: int, script: Path | None) -> dict[str, float]:
-    """requests/s, p50 and p99 latency (ms) and non-2xx count of one ``wrk`` run (2 threads)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    url: str, connections: int, duration_s: int, script: Path | None, server_pid: int
+) -> dict[str, float]:
+    """requests/s, p50 and p99 latency (ms), non-2xx count of one ``wrk`` run (2 threads) and the server's CPU
+    milliseconds per request (``server_pid``'s CPU time over the run / requests wrk counted)."""
+    cpu_before = cpu_seconds(server_pid)
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
     if script is not None:
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    cpu_s = cpu_seconds(server_pid) - cpu_before
 
     def latency_ms(q: str) -> float:
         value, unit = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
@@ -129,6 +173,7 @@ def run_wrk(url: str, connections: int, duration_s: int, script: Path | None) ->
         "p99": latency_ms("99"),
         "non2xx": float(bad.group(1)) if bad else 0.0,
         "socket_errors": errors.group(1) if errors else "none",
+        "cpu_ms": 1000 * cpu_s / max(1, int(re.search(r"(\d+) requests in", out).group(1))),
     }
 
 
@@ -148,9 +193,12 @@ def service_env(workdir: Path, redis_url: str, max_queued: int) -> dict[str, str
     return env
 
 
-def wrk_bench(connections: int, duration_s: int, profile: Path | None = None) -> int:
-    """The submit path under ``wrk`` beside the /healthz calibration; prints a table. With ``profile``, py-spy
-    samples the API during the submit run and writes collapsed stacks there (``--format raw``)."""
+def wrk_bench(
+    connections: int, duration_s: int, rate: float | None = None, profile: Path | None = None
+) -> int:
+    """The submit path under ``wrk`` beside the /healthz calibration; prints a table. With ``rate``, a run first
+    offers about that many submits/s (paced connections, see ``WRK_PACED``). With ``profile``, py-spy samples
+    the API during the saturating submit run and writes collapsed stacks there (``--format raw``)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
@@ -159,8 +207,20 @@ def wrk_bench(connections: int, duration_s: int, profile: Path | None = None) ->
     env = service_env(workdir, redis_url, max_queued=10_000_000)
     script = workdir / "post.lua"
     script.write_text(WRK_POST.format(body=json.dumps(JOB)))
+    paced_script = workdir / "paced.lua"
+    if rate is not None:
+        mean_ms = 1000 * connections / rate
+        paced_script.write_text(script.read_text() + WRK_PACED.replace("{mean_ms}", f"{mean_ms:.3f}"))
     logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
-    serve = ["-m", "cli.main", "serve", "--port", str(port), "--log-level", "warning"]
+    serve = [
+        "-m",
+        "cli.main",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        os.environ.get("BENCH_API_LOG_LEVEL", "warning"),
+    ]
     api = subprocess.Popen([sys.executable, *serve], env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -170,8 +230,12 @@ def wrk_bench(connections: int, duration_s: int, profile: Path | None = None) ->
         settings = Settings(redis_url=redis_url, data_dir=workdir / "data", auth_enabled=False, model="tiny")
         ctx = Context.build(settings, redis.Redis.from_url(redis_url))
         publish_worker(ctx, "bench-presence", TINY, busy=None, ttl_s=3 * duration_s + 60)
-        run_wrk(f"{base}/healthz", connections, 2, None)  # warm-up
-        health = run_wrk(f"{base}/healthz", connections, duration_s, None)
+        run_wrk(f"{base}/healthz", connections, 2, None, api.pid)  # warm-up
+        health = run_wrk(f"{base}/healthz", connections, duration_s, None, api.pid)
+        runs = [("GET /healthz", health)]
+        if rate is not None:  # first, while the queue is as shallow as a service keeps it
+            paced = run_wrk(f"{base}/videos", connections, duration_s, paced_script, api.pid)
+            runs.append((f"POST /videos, ~{rate:.0f}/s offered", paced))
         spy = None
         if profile is not None:
             spy = subprocess.Popen(
@@ -193,9 +257,10 @@ def wrk_bench(connections: int, duration_s: int, profile: Path | None = None) ->
                 stdout=logs,
                 stderr=subprocess.STDOUT,
             )
-        submit = run_wrk(f"{base}/videos", connections, duration_s, script)
+        submit = run_wrk(f"{base}/videos", connections, duration_s, script, api.pid)
         if spy is not None:
             spy.wait(timeout=60)
+        runs.append(("POST /videos", submit))
         queued = sum(
             redis.Redis.from_url(redis_url).llen(k)
             for k in redis.Redis.from_url(redis_url).keys("rq:queue:*")
@@ -209,11 +274,19 @@ def wrk_bench(connections: int, duration_s: int, profile: Path | None = None) ->
     print(
         f"wrk -t2 -c{connections} -d{duration_s}s, one API process (uvicorn), no worker; {os.cpu_count()} CPUs"
     )
-    print("| route | requests/s | p50 (ms) | p99 (ms) | non-2xx | socket errors | ratio to /healthz |")
-    print("|-------|-----------:|---------:|---------:|--------:|---------------|------------------:|")
-    for name, r in (("GET /healthz", health), ("POST /videos", submit)):
-        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']:.0f} |"
-              f" {r['socket_errors']} | {r['rps'] / health['rps']:.2f} |")  # fmt: skip
+    print(
+        "| route | requests/s | p50 (ms) | p99 (ms) | non-2xx | socket errors | ratio to /healthz"
+        " | API CPU ms/request |"
+    )
+    print(
+        "|-------|-----------:|---------:|---------:|--------:|---------------|------------------:"
+        "|-------------------:|"
+    )
+    for name, r in runs:
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']:.0f} |"
+            f" {r['socket_errors']} | {r['rps'] / health['rps']:.2f} | {r['cpu_ms']:.2f} |"
+        )
     print(f"jobs left queued in Redis: {queued}")
     return 0
 
@@ -240,11 +313,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument(
+        "--rate", type=float, help="with --wrk: also a run offering about this many submits/s (paced)"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="with --wrk: py-spy's collapsed stacks of the submit run"
     )
     args = parser.parse_args()
     if args.wrk:
-        return wrk_bench(args.connections, args.duration, args.profile)
+        return wrk_bench(args.connections, args.duration, args.rate, args.profile)
 
     workdir = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
     redis_proc, redis_url = start_redis(workdir)
@@ -253,8 +329,8 @@ def main() -> int:
     env["VIDEOGEN_PROGRESS_INTERVAL_S"] = "0.5"
     cli = [sys.executable, "-m", "cli.main"]
     logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
-    api = subprocess.Popen([*cli, "serve", "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO,
-                           stdout=logs, stderr=subprocess.STDOUT)  # fmt: skip
+    serve = [*cli, "serve", "--port", str(port), "--log-level", "warning"]
+    api = subprocess.Popen(serve, env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
     worker = None
     base = f"http://127.0.0.1:{port}"
     try:
@@ -263,8 +339,8 @@ def main() -> int:
         latencies = submit_latency(base, args.clients, args.submits)
         redis.Redis.from_url(redis_url).flushdb()
         # 2. One warm worker.
-        worker = subprocess.Popen([*cli, "worker", "--name", "bench"], env=env, cwd=REPO, stdout=logs,
-                                  stderr=subprocess.STDOUT)  # fmt: skip
+        worker_cmd = [*cli, "worker", "--name", "bench"]
+        worker = subprocess.Popen(worker_cmd, env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
         wait_until(lambda: ok(f"{base}/readyz"), 600, "a warm worker")
         # The stored record's times (unix seconds, sub-second); the public object's are whole seconds.
         settings = Settings(redis_url=redis_url, data_dir=workdir / "data", auth_enabled=False, model="tiny")

@@ -14,7 +14,9 @@ bearer_scheme = HTTPBearer(auto_error=False, description="an API key from VIDEOG
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key, another header")
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
+    # async, though it awaits nothing: FastAPI runs a plain ``def`` dependency in its threadpool, a thread hop
+    # (two or three a request, once per dependency that asks for it) for one attribute read.
     return request.app.state.context
 
 
