@@ -219,7 +219,7 @@ def wrk_bench(
         "--port",
         str(port),
         "--log-level",
-        os.environ.get("BENCH_API_LOG_LEVEL", "warning"),
+        "warning",
     ]
     api = subprocess.Popen([sys.executable, *serve], env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
