@@ -18,7 +18,8 @@ Memory, read in the first round: on CUDA the most torch allocated during the cal
 it (weights of every pipeline stay resident: the weights column); on a CPU the process's peak resident set during
 the call above the resident set before it (``worker.memory``; see ``measure``). ``--stages`` adds videogen's
 seconds and peak memory per stage. ``--sr-steps-ratios 1,0.5`` times videogen at each super-resolution steps ratio
-in the same rounds.
+in the same rounds; ``--sr-guidances none,1`` likewise at each cap on the super-resolution stage's guidance
+(``none``: the model's own; 1: no classifier-free guidance there), crossed with the ratios.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import math
 import os
 import statistics
 import sys
@@ -196,6 +198,16 @@ class Contender:
     peak: int = 0
 
 
+def variant_label(sr_steps_ratio: float | None, sr_guidance: float | None) -> str:
+    """``videogen``, or what it changes: ``videogen sr=0.5 srg=1``."""
+    parts = ["videogen"]
+    if sr_steps_ratio is not None:
+        parts.append(f"sr={sr_steps_ratio:g}")
+    if sr_guidance is not None:
+        parts.append(f"srg={sr_guidance:g}")
+    return " ".join(parts)
+
+
 def contenders(
     pipe: VideoGenPipeline,
     peers: list[str],
@@ -206,29 +218,37 @@ def contenders(
     guidance: float,
     sr_steps_ratios: list[float] | None = None,
     before: bool = False,
+    sr_guidances: list[float | None] | None = None,
 ) -> list[Contender]:
-    """videogen (its own config, or once per super-resolution steps ratio; with ``before``, also as it ran before
-    the speed-ups: full super-resolution steps and every decoder stage), then each peer, all making the same video
-    from the same prompt."""
+    """videogen (its own config, or once per super-resolution steps ratio and guidance cap, ``None`` meaning the
+    model's own; with ``before``, also as it ran before the speed-ups: full super-resolution steps and guidance,
+    every decoder stage), then each peer, all making the same video from the same prompt."""
     videogen_modules = [
         getattr(pipe, n) for n in pipe.components if isinstance(getattr(pipe, n), torch.nn.Module)
     ]
     weights = weight_bytes(videogen_modules)
     out = []
-    variants: list[tuple[str, float | None, bool]] = [
-        ("videogen" if r is None else f"videogen sr={r:g}", r, False) for r in sr_steps_ratios or [None]
+    variants: list[tuple[str, float | None, float | None, bool]] = [
+        (variant_label(r, g), r, g, False) for r in sr_steps_ratios or [None] for g in sr_guidances or [None]
     ]
     if before:
-        variants.append(("videogen before", 1.0, True))
-    for label, ratio, full_decoder in variants:
+        variants.append(("videogen before", 1.0, math.inf, True))
+    for label, ratio, sr_guidance, full_decoder in variants:
 
         def generate(
             cb: Any,
             ratio: float | None = ratio,
+            sr_guidance: float | None = sr_guidance,
             full: bool = full_decoder,
-            own: float = pipe.config.sr_steps_ratio,
+            own: tuple[float, float | None] = (
+                pipe.config.sr_steps_ratio,
+                pipe.config.get("sr_guidance_scale"),
+            ),
         ) -> object:
-            pipe.register_to_config(sr_steps_ratio=own if ratio is None else ratio)
+            pipe.register_to_config(
+                sr_steps_ratio=own[0] if ratio is None else ratio,
+                sr_guidance_scale=own[1] if sr_guidance is None else sr_guidance,
+            )
             decoder = pipe.video_decoder
             if full:  # every temporal stage of the decoder runs, identity or not
                 decoder.identity_mixers = lambda: [False] * len(decoder.temporal_mixers)
@@ -347,8 +367,9 @@ def run_scale(args: argparse.Namespace, scale: str, precision: str) -> dict[str,
     pipe.set_progress_bar_config(disable=True)
     peers = [p for p in args.peers.split(",") if p]
     ratios = [float(r) for r in args.sr_steps_ratios.split(",") if r]
+    sr_guidances = [None if g == "none" else float(g) for g in args.sr_guidances.split(",") if g]
     cands = contenders(
-        pipe, peers, args.frames, height, width, args.steps, args.guidance, ratios, args.before
+        pipe, peers, args.frames, height, width, args.steps, args.guidance, ratios, args.before, sr_guidances
     )
     if extra == "compile":
         compile_all(pipe, cands[1:], args.compile_backend)
@@ -419,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
         "--sr-steps-ratios",
         default="",
         help="comma-separated: videogen once per super-resolution steps ratio (default: the model's own)",
+    )
+    p.add_argument(
+        "--sr-guidances",
+        default="",
+        help="comma-separated caps on the super-resolution stage's guidance, 'none' for the model's own",
     )
     p.add_argument(
         "--before",

@@ -60,7 +60,9 @@ class VideoGenPipeline(DiffusionPipeline):
     model was made for), ``decode_chunk_size`` (frames per decoder call, bounds memory), ``sr_steps_ratio``
     (the super-resolution stage takes this share of ``num_inference_steps``, at least one: it refines a video whose
     content and motion the base stage has fixed; the demo model's 0.5 was checked with ``videogen eval``,
-    docs/results.md).
+    docs/results.md), ``sr_guidance_scale`` (the super-resolution stage's classifier-free guidance is at most
+    this; ``None``: the request's; at 1 or below it runs the conditional branch only, half the forwards: its input
+    is a video the guided base stage already made follow the prompt).
     """
 
     model_cpu_offload_seq = (
@@ -92,10 +94,15 @@ class VideoGenPipeline(DiffusionPipeline):
         default_temporal_upsampling: int = 1,
         reference_conditioning: bool = True,
         sr_steps_ratio: float = 1.0,
+        sr_guidance_scale: float | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 < sr_steps_ratio <= 1.0:
             raise ValueError(f"sr_steps_ratio={sr_steps_ratio} must be in (0, 1]")
+        if sr_guidance_scale is not None and not (
+            math.isfinite(sr_guidance_scale) and sr_guidance_scale >= 0
+        ):
+            raise ValueError(f"sr_guidance_scale={sr_guidance_scale} must be None or a finite number >= 0")
         self.register_modules(
             vae=vae,
             text_encoder=text_encoder,
@@ -121,6 +128,7 @@ class VideoGenPipeline(DiffusionPipeline):
             default_temporal_upsampling=default_temporal_upsampling,
             reference_conditioning=reference_conditioning,
             sr_steps_ratio=sr_steps_ratio,
+            sr_guidance_scale=sr_guidance_scale,
         )
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale_factor)
@@ -248,6 +256,11 @@ class VideoGenPipeline(DiffusionPipeline):
     def sr_steps_for(self, num_inference_steps: int) -> int:
         """Steps of the super-resolution stage when the others take ``num_inference_steps``."""
         return max(1, round(num_inference_steps * self.config.sr_steps_ratio))
+
+    def sr_guidance_for(self, guidance_scale: float) -> float:
+        """The super-resolution stage's guidance when the others take ``guidance_scale``."""
+        cap = self.config.get("sr_guidance_scale")
+        return guidance_scale if cap is None else min(guidance_scale, cap)
 
     def base_frames_for(self, num_frames: int, temporal_upsampling: int) -> int:
         """Frames the base stage makes so that ``temporal_upsampling`` doublings reach ``num_frames``."""
@@ -509,14 +522,15 @@ class VideoGenPipeline(DiffusionPipeline):
         low_res = noise_augment(low_res, aug_noise, self.scheduler.alphas_cumprod, aug_t)
         noise_level = torch.full((batch,), aug_t, device=low_res.device, dtype=dtype)
         latents = self.prepare_latents(batch, base_frames, height // f, width // f, dtype, generator)
+        sr_guidance = self.sr_guidance_for(guidance_scale)
         latents = self._denoise(
             Stage.SUPER_RESOLUTION,
             self.sr_unet,
             latents,
-            text,
+            text if sr_guidance > 1.0 else cond.to(dtype),
             reference_hi,
             self.sr_steps_for(num_inference_steps),
-            guidance_scale,
+            sr_guidance,
             callback,
             low_res=low_res,
             noise_level=noise_level,

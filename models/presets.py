@@ -182,8 +182,10 @@ PRESETS: dict[str, Preset] = {
             "default_num_inference_steps": 10,
             "default_guidance_scale": 4.0,
             "default_temporal_upsampling": 2,
-            # Super-resolution at half the steps: the same prompt accuracy in `videogen eval` (docs/results.md).
+            # Super-resolution at half the steps and without classifier-free guidance: the same prompt accuracy
+            # in `videogen eval` (docs/results.md).
             "sr_steps_ratio": 0.5,
+            "sr_guidance_scale": 1.0,
         },
     ),
 }

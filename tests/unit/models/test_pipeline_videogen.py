@@ -114,6 +114,28 @@ def test_super_resolution_takes_its_share_of_the_steps(tiny_pipeline: VideoGenPi
         clone(tiny_pipeline, sr_steps_ratio=0.0)
 
 
+def test_super_resolution_guidance_cap_runs_the_conditional_branch_only(
+    tiny_pipeline: VideoGenPipeline,
+) -> None:
+    batches: list[int] = []
+    capped = clone(tiny_pipeline, sr_guidance_scale=1.0)
+    hook = capped.sr_unet.register_forward_pre_hook(lambda _m, args: batches.append(args[0].shape[0]))
+    try:
+        out = capped(PROMPT, num_frames=3, seed=0, num_inference_steps=2, guidance_scale=3.0)
+    finally:
+        hook.remove()
+    assert batches == [1, 1]  # one prompt, no unconditional half
+    guided = tiny_pipeline(PROMPT, num_frames=3, seed=0, num_inference_steps=2, guidance_scale=3.0)
+    assert not np.array_equal(out.frames, guided.frames)
+    # The cap never raises guidance: a request at or below it runs as it would uncapped.
+    loose = clone(tiny_pipeline, sr_guidance_scale=5.0)
+    same = loose(PROMPT, num_frames=3, seed=0, num_inference_steps=2, guidance_scale=3.0)
+    np.testing.assert_array_equal(same.frames, guided.frames)
+    assert capped.sr_guidance_for(0.5) == 0.5 and loose.sr_guidance_for(7.5) == 5.0
+    with pytest.raises(ValueError, match="sr_guidance_scale"):
+        clone(tiny_pipeline, sr_guidance_scale=float("nan"))
+
+
 def test_interrupt_stops_within_a_step(tiny_pipeline: VideoGenPipeline) -> None:
     seen: list[str] = []
 
