@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 from core.context import Context  # noqa: E402
 from core.lifecycle import publish_worker  # noqa: E402
 from core.local_redis import start_redis  # noqa: E402
-from core.params import Capabilities  # noqa: E402
+from core.params import TINY_PRESET_CAPABILITIES  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
 JOB = {
@@ -109,19 +109,6 @@ def submit_latency(base: str, clients: int, submits: int) -> list[float]:
     return latencies
 
 
-TINY = Capabilities(
-    model="tiny",
-    defaults={
-        "num_frames": 8,
-        "height": 32,
-        "width": 32,
-        "num_inference_steps": 4,
-        "guidance_scale": 3.0,
-        "temporal_upsampling": 1,
-    },
-    size_multiple=8,
-    max_base_frames=16,
-)
 WRK_POST = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{body}'
@@ -177,6 +164,11 @@ def run_wrk(
     }
 
 
+def api_command(port: int) -> list[str]:
+    """``videogen serve`` on ``port``, logging warnings only (the request lines would cost the bench)."""
+    return [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--log-level", "warning"]
+
+
 def service_env(workdir: Path, redis_url: str, max_queued: int) -> dict[str, str]:
     """The environment of the API and worker under test: our settings only, auth and rate limit off."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
@@ -212,16 +204,7 @@ def wrk_bench(
         mean_ms = 1000 * connections / rate
         paced_script.write_text(script.read_text() + WRK_PACED.replace("{mean_ms}", f"{mean_ms:.3f}"))
     logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
-    serve = [
-        "-m",
-        "cli.main",
-        "serve",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    api = subprocess.Popen([sys.executable, *serve], env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
+    api = subprocess.Popen(api_command(port), env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: ok(f"{base}/healthz"), 120, "the API")
@@ -229,7 +212,7 @@ def wrk_bench(
         # without a worker process taking the cores the API and wrk need.
         settings = Settings(redis_url=redis_url, data_dir=workdir / "data", auth_enabled=False, model="tiny")
         ctx = Context.build(settings, redis.Redis.from_url(redis_url))
-        publish_worker(ctx, "bench-presence", TINY, busy=None, ttl_s=3 * duration_s + 60)
+        publish_worker(ctx, "bench-presence", TINY_PRESET_CAPABILITIES, busy=None, ttl_s=3 * duration_s + 60)
         run_wrk(f"{base}/healthz", connections, 2, None, api.pid)  # warm-up
         health = run_wrk(f"{base}/healthz", connections, duration_s, None, api.pid)
         runs = [("GET /healthz", health)]
@@ -327,10 +310,8 @@ def main() -> int:
     port = free_port()
     env = service_env(workdir, redis_url, max_queued=args.submits + args.jobs + 10)
     env["VIDEOGEN_PROGRESS_INTERVAL_S"] = "0.5"
-    cli = [sys.executable, "-m", "cli.main"]
     logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
-    serve = [*cli, "serve", "--port", str(port), "--log-level", "warning"]
-    api = subprocess.Popen(serve, env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
+    api = subprocess.Popen(api_command(port), env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
     worker = None
     base = f"http://127.0.0.1:{port}"
     try:
@@ -339,7 +320,7 @@ def main() -> int:
         latencies = submit_latency(base, args.clients, args.submits)
         redis.Redis.from_url(redis_url).flushdb()
         # 2. One warm worker.
-        worker_cmd = [*cli, "worker", "--name", "bench"]
+        worker_cmd = [sys.executable, "-m", "cli.main", "worker", "--name", "bench"]
         worker = subprocess.Popen(worker_cmd, env=env, cwd=REPO, stdout=logs, stderr=subprocess.STDOUT)
         wait_until(lambda: ok(f"{base}/readyz"), 600, "a warm worker")
         # The stored record's times (unix seconds, sub-second); the public object's are whole seconds.

@@ -52,11 +52,11 @@ else
     elif [ "$backend" = auto ]; then
       # No TensorRT here. On a CPU, `auto` keeps on torch the modules ONNX Runtime runs slower: export the rest.
       modules=$(python -c '
-import os, torch
+import os
 from export.cache import CPU_ONNXRUNTIME_MODULES
 from export.specs import SPECS
-device = os.environ.get("VIDEOGEN_DEVICE", "auto")
-if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+from worker.runtime import resolve_device
+if resolve_device(os.environ.get("VIDEOGEN_DEVICE", "auto")) == "cpu":
     print(",".join(m for m in SPECS if m in CPU_ONNXRUNTIME_MODULES))
 ' 2>/dev/null) || modules=""
     fi

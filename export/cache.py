@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from core.errors import ExportError
 from export import prewarm
 from export.manifest import OPSET, Manifest, file_sha256, package_versions, weights_sha256
-from export.prewarm import CPU_ONNXRUNTIME_MODULES  # noqa: F401  (re-exported: select_backends reads it here)
+from export.prewarm import CACHE_DIRNAME, CPU_ONNXRUNTIME_MODULES  # noqa: F401  (re-exported, see below)
 from export.specs import SPECS, Geometry, ShapeRanges
 
 if TYPE_CHECKING:
@@ -38,12 +38,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CACHE_DIRNAME = "engines"  # under the data dir
+# CACHE_DIRNAME and CPU_ONNXRUNTIME_MODULES live in the torch-free export.prewarm, which finds the cache and opens
+# its sessions before torch is imported; select_backends reads CPU_ONNXRUNTIME_MODULES from here.
 KEY_CHARS = 16  # hex digits of the weights key in the folder name
 # The packages whose versions change what an export contains (a new torch traces differently).
 EXPORT_PACKAGES = ("torch", "onnx", "onnxruntime")
-# CPU_ONNXRUNTIME_MODULES (imported above): the modules `auto` runs on ONNX Runtime on a CPU, measured; it lives
-# in the torch-free export.prewarm, which opens their sessions before torch is imported.
 
 
 def exportable_modules(pipe: VideoGenPipeline) -> list[str]:

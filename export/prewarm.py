@@ -22,14 +22,13 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-CACHE_DIRNAME = "engines"  # under the data dir (export.cache.cache_root)
+CACHE_DIRNAME = "engines"  # the engine cache, under the data dir (export.cache.cache_root)
 SOURCE_FILE = "source.json"  # in a cache folder: the model folder and weight files it was last served from
 CPU_PROVIDERS = ("CPUExecutionProvider",)
 
 # Modules that ONNX Runtime (CPU provider) ran faster than torch eager in
 # `bench/backends.py --preset demo --threads 1` (2-core CPU, 2026-12-02; docs/performance.md, "Backends by
 # default"): 1.5-1.8x. The temporal upsampler (0.82x) and the video decoder (0.26x) stay on torch under `auto`.
-# Here, not in export.cache (which re-exports it), because this module must not import torch.
 CPU_ONNXRUNTIME_MODULES: frozenset[str] = frozenset(
     {"base_unet", "sr_unet", "reference_unet", "vae_decoder", "text_encoder"}
 )
