@@ -104,6 +104,32 @@ def test_reference_image_as_base64_or_multipart_file(client):
     assert Image.open(io.BytesIO(stored)).size == (40, 24)
 
 
+def test_input_reference_as_the_openai_sdk_sends_it(client):
+    """OpenAI's field name beside ours: ``input_reference`` as a multipart file (the SDK's ``input_reference=``)
+    or as ``{"image_url": <data URL>}``; both become the video's reference image. Both files at once: 400."""
+    raw = png_bytes((24, 40))
+    as_file = client.post(
+        "/videos", data={"prompt": "x"}, files={"input_reference": ("ref.png", raw, "image/png")}
+    )
+    data_url = "data:image/png;base64," + base64.b64encode(raw).decode()
+    as_object = client.post("/videos", json={"prompt": "x", "input_reference": {"image_url": data_url}})
+    store = client.app.state.context.storage
+    for response in (as_file, as_object):
+        assert response.status_code == 202, response.text
+        assert response.json()["params"]["has_reference_image"] is True
+        stored = b"".join(store.read(response.json()["id"], "input.png"))
+        assert Image.open(io.BytesIO(stored)).size == (24, 40)
+    both = client.post(
+        "/videos",
+        data={"prompt": "x"},
+        files={
+            "input_reference": ("a.png", raw, "image/png"),
+            "reference_image": ("b.png", raw, "image/png"),
+        },
+    )
+    assert both.status_code == 400, both.text  # one file per request (the form parser refuses a second)
+
+
 def test_multipart_mistakes_are_client_errors(client):
     raw = png_bytes()
     bad = [
