@@ -60,6 +60,8 @@ class SampleRecord:
     seconds: float  # generation and decoding time of this sample
     world: dict[str, Any] | None = None  # ``WorldScore.to_dict()`` for world captions
     clipsim: float | None = None
+    background_flicker: float | None = None  # ``shape_quality.background_flicker`` (decoder ablation)
+    shape: dict[str, Any] | None = None  # ``ShapeQuality.to_dict()`` (decoder ablation, world captions)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,6 +21,7 @@ CHECK_TITLES = {
     "attributes": "colour+shape+direction",
     "all": "all four",
 }
+SHAPE_MEASURES = ("edge_width", "interior_error", "square_fill")  # ``shape_quality.ShapeQuality`` means
 MAX_MISSES_LISTED = 40
 GROUP_TITLES = {
     "held_out": "held-out combinations",
@@ -43,6 +44,11 @@ def summarize_samples(samples: list[SampleRecord]) -> dict[str, Any]:
         "clipsim": _mean(s.clipsim for s in samples),
         "seconds_per_video": _mean(s.seconds for s in samples),
     }
+    if any(s.background_flicker is not None for s in samples):
+        summary["background_flicker"] = _mean(s.background_flicker for s in samples)
+    shapes = [s.shape for s in samples if s.shape is not None]
+    if shapes:
+        summary["shape"] = {key: _mean(q[key] for q in shapes) for key in SHAPE_MEASURES}
     world = [s.world for s in samples if s.world is not None]
     if world:
         summary["accuracy"] = {check: float(np.mean([w[check] for w in world])) for check in WORLD_CHECKS}

@@ -2,6 +2,7 @@ import pytest
 
 from models.eval.ablations import (
     ABLATION_VARIANTS,
+    GROUND_TRUTH,
     PENDING_REFERENCE,
     interpolation_ablation,
     interpolation_markdown,
@@ -35,11 +36,16 @@ def test_variant_ablation_scores_every_variant_on_the_same_latents(tiny_pipe) ->
     result = variant_ablation(
         tiny_pipe, prompts, [0], GenerationSettings(num_frames=5, num_inference_steps=1)
     )
-    assert list(result["variants"]) == [v.name for v in ABLATION_VARIANTS]
+    assert list(result["variants"]) == [v.name for v in ABLATION_VARIANTS] + [GROUND_TRUTH]
     for groups in result["variants"].values():
         assert groups["held_out"]["videos"] == 1 and "seen" not in groups
+        assert groups["per_seed"]["0"]["videos"] == 1
+    # The calibration row is the caption drawn by the world: read right, a still background, crisp edges.
+    truth = result["variants"][GROUND_TRUTH]["all"]
+    assert truth["accuracy"]["all"] == 1.0 and truth["background_flicker"] == 0.0
+    assert truth["shape"]["edge_width"] <= 1.0 and truth["shape"]["interior_error"] == 0.0
     table = variant_markdown(result)
-    assert table.count("\n") == 2 + len(ABLATION_VARIANTS)
+    assert table.count("\n") == 2 + len(ABLATION_VARIANTS) + 1
 
 
 def test_reference_ablation_is_pending_without_a_second_model(tiny_pipe) -> None:
