@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     from models.train.components import assemble, load_components
     from models.train.data import open_source
-    from models.train.stages import StageOptions, build_stage
+    from models.train.recipes import RecipeOptions, build_recipe
     from models.train.trainer import TrainConfig, Trainer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     components, config = load_components(args.preset, args.workdir, seed=args.seed, init=args.init)
-    options = StageOptions(
+    options = RecipeOptions(
         text_dropout=args.text_dropout,
         snr_gamma=args.snr_gamma,
         max_noise_level=args.max_noise_level,
@@ -118,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
         reference=not args.no_reference,
     )
     torch.manual_seed(args.seed)
-    stage = build_stage(args.stage, components, config, options)
+    recipe = build_recipe(args.stage, components, config, options)
     source = open_source(
-        args.data, stage.clip, seed=args.seed, pool_size=args.pool_size, textured=args.textured
+        args.data, recipe.clip, seed=args.seed, pool_size=args.pool_size, textured=args.textured
     )
     train_config = TrainConfig(
         steps=args.steps,
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         sample_every=args.sample_every,
         seed=args.seed,
     )
-    trainer = Trainer(stage, source, args.workdir / args.stage, train_config)
+    trainer = Trainer(recipe, source, args.workdir / args.stage, train_config)
     trainer.resume()
     result = trainer.train()
     if not trainer.accelerator.is_main_process:

@@ -1,1 +1,1 @@
-"""Training: data, stages, the accelerate-based trainer, EMA and checkpoints (docs/training.md)."""
+"""Training: data, recipes, the accelerate-based trainer, EMA and checkpoints (docs/training.md)."""

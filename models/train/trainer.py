@@ -1,4 +1,4 @@
-"""The training loop shared by every stage: HF accelerate (multi-GPU, mixed precision, gradient accumulation),
+"""The training loop shared by every recipe: HF accelerate (multi-GPU, mixed precision, gradient accumulation),
 EMA weights, resumable checkpoints, a CSV loss log and sample sheets every N steps.
 
 The same code runs on one CPU (the demo) and on several processes (``accelerate launch --num_processes N -m
@@ -31,7 +31,7 @@ from models.train.checkpoint import load_checkpoint, rng_state, save_checkpoint,
 from models.train.components import MODEL_SUBDIR
 from models.train.data import ClipSource
 from models.train.ema import EMA
-from models.train.stages import Stage
+from models.train.recipes import Recipe
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +70,14 @@ def lr_at(step: int, config: TrainConfig) -> float:
 
 
 class Trainer:
-    """Trains one ``Stage`` from a ``ClipSource`` into ``folder``, resuming from its checkpoint if present.
+    """Trains one ``Recipe`` from a ``ClipSource`` into ``folder``, resuming from its checkpoint if present.
 
-    Under ``accelerate launch`` every process builds the same stage, source and folder; the trainer shards the
+    Under ``accelerate launch`` every process builds the same recipe, source and folder; the trainer shards the
     source and seeds the process itself.
     """
 
-    def __init__(self, stage: Stage, source: ClipSource, folder: Path, config: TrainConfig) -> None:
-        self.stage, self.source, self.folder, self.config = stage, source, Path(folder), config
+    def __init__(self, recipe: Recipe, source: ClipSource, folder: Path, config: TrainConfig) -> None:
+        self.recipe, self.source, self.folder, self.config = recipe, source, Path(folder), config
         self.accelerator = Accelerator(
             mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accumulation
         )
@@ -92,22 +92,22 @@ class Trainer:
         if acc.num_processes > 1:
             set_seed(config.seed, device_specific=True)  # seed + process index: own noise, timesteps, dropout
             source.shard(acc.process_index, acc.num_processes)
-        stage.to(acc.device)
-        params = stage.trainable_parameters()
+        recipe.to(acc.device)
+        params = recipe.trainable_parameters()
         if not params:
-            raise ValueError(f"stage {stage.name!r} has no trainable parameters")
+            raise ValueError(f"stage {recipe.name!r} has no trainable parameters")
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         # The losses call ``self.model`` (DDP around ``training_module()`` when several processes train: it
         # broadcasts the main process's weights now and averages the gradients in every backward).
-        self.model, self.optimizer = acc.prepare(stage.training_module(), optimizer)
+        self.model, self.optimizer = acc.prepare(recipe.training_module(), optimizer)
         self.ema = EMA(self.unwrapped, config.ema_decay)
         self.step = 0
 
     @property
     def unwrapped(self) -> torch.nn.Module:
-        """The trained network itself (``stage.module``): what ``accelerator.unwrap_model(self.model)`` holds,
+        """The trained network itself (``recipe.module``): what ``accelerator.unwrap_model(self.model)`` holds,
         or, for the VAE, its ``vae``. Saved, averaged by the EMA and checkpointed."""
-        return self.stage.module
+        return self.recipe.module
 
     def _rank_state(self) -> dict[str, object]:
         return {"rng": rng_state(), "source": self.source.state_dict()}
@@ -148,13 +148,13 @@ class Trainer:
             else:
                 logger.warning(
                     "%s: checkpoint written by %s processes, resuming with %d: fresh per-process draws",
-                    self.stage.name,
+                    self.recipe.name,
                     len(ranks) if isinstance(ranks, list) else 1,
                     acc.num_processes,
                 )
                 set_seed(self.config.seed + self.step, device_specific=True)
                 self.source.shard(acc.process_index, acc.num_processes)
-        logger.info("%s: resumed at step %d from %s", self.stage.name, self.step, self.folder)
+        logger.info("%s: resumed at step %d from %s", self.recipe.name, self.step, self.folder)
         return True
 
     def save(self) -> None:
@@ -165,7 +165,7 @@ class Trainer:
         state = self._state()
         if self.accelerator.is_main_process:
             save_checkpoint(self.folder, state)
-            final = self.stage.finalize(self.ema.averaged_copy(self.unwrapped))
+            final = self.recipe.finalize(self.ema.averaged_copy(self.unwrapped))
             final.save_pretrained(self.folder / MODEL_SUBDIR, safe_serialization=True)
         self.accelerator.wait_for_everyone()
 
@@ -176,11 +176,11 @@ class Trainer:
             return
         try:
             module = self.ema.averaged_copy(self.unwrapped)
-            for path in self.stage.write_samples(module, self.folder / "samples", self.step):
-                logger.info("%s: wrote %s", self.stage.name, path)
+            for path in self.recipe.write_samples(module, self.folder / "samples", self.step):
+                logger.info("%s: wrote %s", self.recipe.name, path)
         except Exception:
             logger.exception(
-                "%s: writing samples at step %d failed; training goes on", self.stage.name, self.step
+                "%s: writing samples at step %d failed; training goes on", self.recipe.name, self.step
             )
 
     def _window_loss(self, window: list[float]) -> float:
@@ -217,10 +217,12 @@ class Trainer:
                     batch = self.source.sample(cfg.batch_size)
                     batch["video"] = batch["video"].to(self.accelerator.device)
                     with self.accelerator.accumulate(self.model), self.accelerator.autocast():
-                        loss = self.stage.loss(batch, self.model)
+                        loss = self.recipe.loss(batch, self.model)
                         self.accelerator.backward(loss)
                         if self.accelerator.sync_gradients and cfg.grad_clip > 0:
-                            self.accelerator.clip_grad_norm_(self.stage.trainable_parameters(), cfg.grad_clip)
+                            self.accelerator.clip_grad_norm_(
+                                self.recipe.trainable_parameters(), cfg.grad_clip
+                            )
                         self.optimizer.step()
                         self.optimizer.zero_grad(set_to_none=True)
                     window.append(loss.item())
@@ -235,7 +237,7 @@ class Trainer:
                         log.flush()
                         logger.info(
                             "%s step %d loss %.5f lr %.2e (%.0fs)",
-                            self.stage.name,
+                            self.recipe.name,
                             self.step,
                             last_loss,
                             lr,

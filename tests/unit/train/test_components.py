@@ -11,18 +11,18 @@ from models.loading import load_pipeline
 from models.pipeline_videogen import VideoGenPipeline
 from models.train.components import assemble, load_components, stage_model_dir
 from models.train.data import WorldClips
-from models.train.stages import StageOptions, build_stage
+from models.train.recipes import RecipeOptions, build_recipe
 from models.train.trainer import TrainConfig, Trainer
 
 
 def test_assembled_folder_holds_the_trained_stage_and_loads_as_videogen_and_as_sd(tmp_path: Path) -> None:
     workdir = tmp_path / "run"
     components, config = load_components("tiny", workdir)
-    stage = build_stage("upsampler", components, config, StageOptions())
+    recipe = build_recipe("upsampler", components, config, RecipeOptions())
     Trainer(
-        stage, WorldClips(stage.clip, seed=0), workdir / "upsampler", TrainConfig(steps=2, batch_size=2)
+        recipe, WorldClips(recipe.clip, seed=0), workdir / "upsampler", TrainConfig(steps=2, batch_size=2)
     ).train()
-    saved = type(stage.module).from_pretrained(stage_model_dir(workdir, "upsampler"))
+    saved = type(recipe.module).from_pretrained(stage_model_dir(workdir, "upsampler"))
 
     out = tmp_path / "pipe"
     assemble("tiny", workdir, out, default_guidance_scale=2.5)

@@ -18,7 +18,7 @@ from torch.multiprocessing import start_processes
 
 from models.train.components import load_components
 from models.train.data import WorldClips
-from models.train.stages import Stage, StageOptions, build_stage
+from models.train.recipes import Recipe, RecipeOptions, build_recipe
 from models.train.trainer import TrainConfig, Trainer
 
 PROCESSES, BATCH, POOL = 2, 2, 8  # BATCH clips per process and step; POOL world scenes shared among them
@@ -30,9 +30,9 @@ PROCESSES, BATCH, POOL = 2, 2, 8  # BATCH clips per process and step; POOL world
 CONFIG = TrainConfig(steps=3, batch_size=BATCH, lr=2e-4, warmup_steps=1, log_every=1, ema_decay=0.9)
 
 
-def make_stage(workdir: Path) -> Stage:
+def make_recipe(workdir: Path) -> Recipe:
     components, config = load_components("tiny", workdir, seed=0)
-    return build_stage("upsampler", components, config, StageOptions())
+    return build_recipe("upsampler", components, config, RecipeOptions())
 
 
 def train_one_process(rank: int, tmp: Path) -> None:
@@ -48,17 +48,17 @@ def train_one_process(rank: int, tmp: Path) -> None:
     store = torch.distributed.FileStore(str(tmp / "rendezvous"), PROCESSES)
     torch.distributed.init_process_group("gloo", rank=rank, world_size=PROCESSES, store=store)
 
-    stage = make_stage(tmp / "work")
+    recipe = make_recipe(tmp / "work")
     first_leg = replace(CONFIG, steps=CONFIG.steps - 1)
-    trainer = Trainer(stage, WorldClips(stage.clip, seed=0, pool_size=POOL), tmp / f"rank{rank}", first_leg)
+    trainer = Trainer(recipe, WorldClips(recipe.clip, seed=0, pool_size=POOL), tmp / f"rank{rank}", first_leg)
     assert (trainer.accelerator.process_index, trainer.accelerator.num_processes) == (rank, PROCESSES)
     state = trainer.source.state_dict()
     first = trainer.source.sample(BATCH)  # the batch step 1 draws (the source is rewound)
     trainer.source.load_state_dict(state)
     trainer.train()  # checkpoints at its last step
 
-    stage = make_stage(tmp / "work")
-    trainer = Trainer(stage, WorldClips(stage.clip, seed=0, pool_size=POOL), tmp / "rank0", CONFIG)
+    recipe = make_recipe(tmp / "work")
+    trainer = Trainer(recipe, WorldClips(recipe.clip, seed=0, pool_size=POOL), tmp / "rank0", CONFIG)
     resumed = trainer.resume()
     result = trainer.train()
     weights = {k: v.clone() for k, v in trainer.unwrapped.state_dict().items()}
@@ -121,9 +121,9 @@ def test_two_processes_average_gradients_like_one_process_on_their_union(
 
     # The reference: one process stepping on the union of the two processes' batches (twice the batch).
     torch.manual_seed(0)
-    stage = make_stage(tmp_path / "work")
-    initial = {k: v.clone() for k, v in stage.module.state_dict().items()}
-    shards = [WorldClips(stage.clip, seed=0, pool_size=POOL) for _ in range(PROCESSES)]
+    recipe = make_recipe(tmp_path / "work")
+    initial = {k: v.clone() for k, v in recipe.module.state_dict().items()}
+    shards = [WorldClips(recipe.clip, seed=0, pool_size=POOL) for _ in range(PROCESSES)]
     for rank, shard in enumerate(shards):
         shard.shard(rank, PROCESSES)
     union = UnionSource(shards)
@@ -132,7 +132,7 @@ def test_two_processes_average_gradients_like_one_process_on_their_union(
     union.load_state_dict(state)
     assert first["keys"] == outs[0]["first"]["keys"] + outs[1]["first"]["keys"]
     assert torch.equal(first["video"], torch.cat([o["first"]["video"] for o in outs]))
-    single = Trainer(stage, union, tmp_path / "single", replace(CONFIG, batch_size=PROCESSES * BATCH))
+    single = Trainer(recipe, union, tmp_path / "single", replace(CONFIG, batch_size=PROCESSES * BATCH))
     single.train()
 
     moved = 0

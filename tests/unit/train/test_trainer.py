@@ -9,23 +9,23 @@ import torch
 
 from models.train.components import load_components
 from models.train.data import WorldClips
-from models.train.stages import StageOptions, build_stage
+from models.train.recipes import RecipeOptions, build_recipe
 from models.train.trainer import TrainConfig, Trainer
 
 
 def make_trainer(stage_name: str, workdir: Path, steps: int, pool_size: int = 0) -> Trainer:
     torch.manual_seed(0)
     components, config = load_components("tiny", workdir, seed=0)
-    stage = build_stage(stage_name, components, config, StageOptions())
-    source = WorldClips(stage.clip, seed=0, pool_size=pool_size)
+    recipe = build_recipe(stage_name, components, config, RecipeOptions())
+    source = WorldClips(recipe.clip, seed=0, pool_size=pool_size)
     cfg = TrainConfig(steps=steps, batch_size=2, lr=2e-3, warmup_steps=1, checkpoint_every=1000, log_every=1)
-    return Trainer(stage, source, workdir / stage_name, cfg)
+    return Trainer(recipe, source, workdir / stage_name, cfg)
 
 
 def fixed_loss(trainer: Trainer, batch: dict) -> float:
     with torch.no_grad():
         torch.manual_seed(123)  # same timesteps and noise before and after training
-        return trainer.stage.loss(batch).item()
+        return trainer.recipe.loss(batch).item()
 
 
 # The upsampler starts as plain blending, already close on the world's slow motion: it gains less, later.
@@ -70,8 +70,8 @@ def test_resume_without_a_checkpoint_starts_fresh(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("stage_name", ["vae", "reference", "base", "sr", "upsampler", "decoder"])
-def test_every_stage_writes_its_sample_sheet(tmp_path: Path, stage_name: str) -> None:
-    # Sample failures are logged, not raised (training goes on): so check here that each stage makes them.
+def test_every_recipe_writes_its_sample_sheet(tmp_path: Path, stage_name: str) -> None:
+    # Sample failures are logged, not raised (training goes on): so check here that each recipe makes them.
     trainer = make_trainer(stage_name, tmp_path, steps=1, pool_size=2)
     trainer.train()
     sheet = tmp_path / stage_name / "samples" / f"{stage_name}_000001.png"
@@ -81,19 +81,19 @@ def test_every_stage_writes_its_sample_sheet(tmp_path: Path, stage_name: str) ->
 def test_the_decoder_trains_on_latents_degraded_as_generation_leaves_them(tmp_path: Path) -> None:
     torch.manual_seed(0)
     components, config = load_components("tiny", tmp_path, seed=0)
-    options = StageOptions(decoder_mixers=1, decoder_interpolated=1.0, decoder_latent_noise=0.2)
-    stage = build_stage("decoder", components, config, options)
-    trained = [n for n, p in stage.module.named_parameters() if p.requires_grad]
+    options = RecipeOptions(decoder_mixers=1, decoder_interpolated=1.0, decoder_latent_noise=0.2)
+    recipe = build_recipe("decoder", components, config, options)
+    trained = [n for n, p in recipe.module.named_parameters() if p.requires_grad]
     assert trained and all(n.startswith("temporal_mixers.0.") for n in trained)
-    batch = WorldClips(stage.clip, seed=0, textured=1.0).sample(2)
+    batch = WorldClips(recipe.clip, seed=0, textured=1.0).sample(2)
     latents = torch.randn(2, 4, 9, 4, 4)
     torch.manual_seed(1)
-    degraded = stage.degrade(latents)
+    degraded = recipe.degrade(latents)
     # Keyframes (every 4th) carry only the noise; the frames between are the upsampler's, not the encoder's.
     keyframe_error = (degraded - latents)[:, :, ::4].std()
     between_error = (degraded - latents)[:, :, 1::4].std()
     assert 0 < keyframe_error < 0.2 and between_error > keyframe_error
-    stage.loss(batch).backward()
-    assert stage.module.temporal_mixers[0].attention.proj_out.weight.grad.abs().sum() > 0
+    recipe.loss(batch).backward()
+    assert recipe.module.temporal_mixers[0].attention.proj_out.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="decoder_mixers"):
-        build_stage("decoder", components, config, StageOptions(decoder_mixers=9))
+        build_recipe("decoder", components, config, RecipeOptions(decoder_mixers=9))

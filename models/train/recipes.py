@@ -1,17 +1,17 @@
-"""The six trainable stages of VideoGen: what each trains, on which clips, with which loss.
+"""The six training recipes of VideoGen: what each trains, on which clips, with which loss.
 
 - ``vae``: the image autoencoder (reconstruction + a tiny KL); for models trained from scratch (the demo).
 - ``reference``: the text-to-image UNet on the first frames of captioned clips (the reference model).
 - ``base`` / ``sr``: the cascade's video denoisers on captioned clips, conditioned on the clip's **first frame**
-  as the reference image (encoded by the frozen VAE at the stage's resolution, as the pipeline does), with
+  as the reference image (encoded by the frozen VAE at the recipe's resolution, as the pipeline does), with
   ~10% of captions dropped for classifier-free guidance; ``sr`` also sees the noise-augmented, upsampled
   low-resolution latents at a random augmentation level.
 - ``upsampler``: the flow temporal upsampler on unlabeled clips: drop every other latent frame, predict it.
 - ``decoder``: the temporally inflated VAE decoder on unlabeled clips (textured ones too, ``--textured``), encoder
-  frozen, fed latents degraded as generation leaves them (``DecoderStage``); by default only the temporal layers
+  frozen, fed latents degraded as generation leaves them (``DecoderRecipe``); by default only the temporal layers
   train (the spatial ones are the image decoder's).
 
-Every stage reads batches ``{"video": (B, F, 3, H, W) in [-1, 1], "caption": [...]}`` (``models.train.data``).
+Every recipe reads batches ``{"video": (B, F, 3, H, W) in [-1, 1], "caption": [...]}`` (``models.train.data``).
 
 Every loss calls the trained network through the forward of ``model``: the trainer passes the module that
 accelerate prepared from ``training_module()`` (DDP-wrapped when several processes train), so backward
@@ -59,8 +59,8 @@ SAMPLE_PROMPTS = (
 
 
 @dataclass(frozen=True)
-class StageOptions:
-    """Knobs shared by the stages (each reads the ones it needs)."""
+class RecipeOptions:
+    """Knobs shared by the recipes (each reads the ones it needs)."""
 
     text_dropout: float = 0.1  # fraction of captions replaced by "" (classifier-free guidance)
     snr_gamma: float = 5.0  # min-SNR-style weight cap (models.train.diffusion.diffusion_loss)
@@ -152,14 +152,14 @@ class VaeObjective(nn.Module):
         return self.vae.decode(posterior.sample()).sample, posterior.kl().mean()
 
 
-class Stage:
-    """One trainable stage. Subclasses set ``name``, ``clip``, ``module`` and implement ``loss``."""
+class Recipe:
+    """What one training run trains. Subclasses set ``name``, ``clip``, ``module`` and implement ``loss``."""
 
     name: str
     clip: ClipSpec
     module: nn.Module
 
-    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: RecipeOptions) -> None:
         self.components, self.config, self.options = components, config, options
         self.vae: AutoencoderKL = components["vae"]
         self.scheduler = training_scheduler(components["scheduler"].config)
@@ -185,7 +185,7 @@ class Stage:
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
 
-    def to(self, device: torch.device | str) -> Stage:
+    def to(self, device: torch.device | str) -> Recipe:
         """Move the trained module and the frozen networks it reads (VAE, text encoder) to ``device``."""
         self.module.to(device)
         self.vae.to(device)
@@ -195,7 +195,7 @@ class Stage:
         return self
 
     def sample_clips(self, num_frames: int, stride: int, seed: int) -> torch.Tensor:
-        """Ground-truth clips of ``SAMPLE_PROMPTS`` on this stage's device: (P, F, 3, H, W) in [-1, 1]."""
+        """Ground-truth clips of ``SAMPLE_PROMPTS`` on this recipe's device: (P, F, 3, H, W) in [-1, 1]."""
         return world_clips(SAMPLE_PROMPTS, self.height, num_frames, stride, seed).to(self.device)
 
     def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
@@ -231,10 +231,10 @@ class Stage:
         return [c if k else "" for c, k in zip(batch["caption"], keep.tolist(), strict=True)]
 
 
-class VaeStage(Stage):
+class VaeRecipe(Recipe):
     name = "vae"
 
-    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: RecipeOptions) -> None:
         super().__init__(components, config, options)
         self.clip = ClipSpec(num_frames=1, size=self.height)
         self.module = self.vae
@@ -268,10 +268,10 @@ class VaeStage(Stage):
         return [write_sheet(rows, folder / f"vae_{step:06d}.png")]
 
 
-class ReferenceStage(Stage):
+class ReferenceRecipe(Recipe):
     name = "reference"
 
-    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: RecipeOptions) -> None:
         super().__init__(components, config, options)
         self.clip = ClipSpec(num_frames=1, size=self.height)
         self.module: UNet2DConditionModel = components["reference_unet"]
@@ -311,11 +311,11 @@ class ReferenceStage(Stage):
         return [write_sheet(rows, folder / f"reference_{step:06d}.png")]
 
 
-class CascadeStage(Stage):
+class CascadeRecipe(Recipe):
     """Base (``low_res=False``) or super-resolution (``low_res=True``) video denoiser."""
 
     def __init__(
-        self, components: dict[str, Any], config: dict[str, Any], options: StageOptions, low_res: bool
+        self, components: dict[str, Any], config: dict[str, Any], options: RecipeOptions, low_res: bool
     ) -> None:
         super().__init__(components, config, options)
         self.low_res = low_res
@@ -328,7 +328,7 @@ class CascadeStage(Stage):
         self.base_frames = math.ceil((num_frames - 1) / 2**upsampling) + 1
         self.stride = 2**upsampling
         self.clip = ClipSpec(num_frames=self.base_frames, size=self.height, frame_strides=(self.stride,))
-        self.side = self.height if low_res else self.height // self.sr_scale  # pixels this stage works at
+        self.side = self.height if low_res else self.height // self.sr_scale  # pixels this recipe works at
 
     def crop(self, cond: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A random ``crop`` x ``crop`` latent window, the same for every clip and tensor of the batch.
@@ -347,7 +347,7 @@ class CascadeStage(Stage):
         """x0 latents (B, C, F, h, w) and the conditioning tensors for a batch of clips (B, F, 3, H, W)."""
         with torch.no_grad():
             x0 = encode_video(self.vae, video, self.side, self.side)
-            # The reference is the clip's first frame, encoded at this stage's resolution like the pipeline does.
+            # The reference is the clip's first frame, encoded at this recipe's resolution like the pipeline does.
             cond = {"x0": x0, "reference": encode_images(self.vae, video[:, 0], self.side, self.side)}
             if not self.options.reference:
                 cond["reference"] = torch.zeros_like(cond["reference"])
@@ -425,10 +425,10 @@ class CascadeStage(Stage):
         return paths
 
 
-class UpsamplerStage(Stage):
+class UpsamplerRecipe(Recipe):
     name = "upsampler"
 
-    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: RecipeOptions) -> None:
         super().__init__(components, config, options)
         self.module: FlowTemporalUpsampler = components["temporal_upsampler"]
         self.module.requires_grad_(True).train()
@@ -469,7 +469,7 @@ class UpsamplerStage(Stage):
         return [write_sheet(rows, folder / f"upsampler_{step:06d}.png")]
 
 
-class DecoderStage(Stage):
+class DecoderRecipe(Recipe):
     """The video decoder on unlabeled clips, fed the latents it will decode at inference.
 
     A generated video's latents are not an encoder's: three of every four frames come from the flow upsampler
@@ -482,7 +482,7 @@ class DecoderStage(Stage):
 
     name = "decoder"
 
-    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: StageOptions) -> None:
+    def __init__(self, components: dict[str, Any], config: dict[str, Any], options: RecipeOptions) -> None:
         super().__init__(components, config, options)
         self.module: VideoDecoder = components["video_decoder"]
         self.upsampler: FlowTemporalUpsampler = components["temporal_upsampler"]
@@ -501,7 +501,7 @@ class DecoderStage(Stage):
         # 9 frames: two doublings rebuild frames 1-3 and 5-7 from frames 0, 4 and 8, as the pipeline does.
         self.clip = ClipSpec(num_frames=9, size=self.height, frame_strides=(1, 2))
 
-    def to(self, device: torch.device | str) -> DecoderStage:
+    def to(self, device: torch.device | str) -> DecoderRecipe:
         super().to(device)
         self.upsampler.to(device)
         return self
@@ -542,18 +542,18 @@ class DecoderStage(Stage):
         return [write_sheet(rows, folder / f"decoder_{step:06d}.png")]
 
 
-def build_stage(
-    name: str, components: dict[str, Any], config: dict[str, Any], options: StageOptions
-) -> Stage:
-    """The stage called ``name`` (one of ``models.train.components.STAGES``)."""
+def build_recipe(
+    name: str, components: dict[str, Any], config: dict[str, Any], options: RecipeOptions
+) -> Recipe:
+    """The recipe called ``name`` (one of ``models.train.components.STAGES``)."""
     if name == "vae":
-        return VaeStage(components, config, options)
+        return VaeRecipe(components, config, options)
     if name == "reference":
-        return ReferenceStage(components, config, options)
+        return ReferenceRecipe(components, config, options)
     if name in ("base", "sr"):
-        return CascadeStage(components, config, options, low_res=name == "sr")
+        return CascadeRecipe(components, config, options, low_res=name == "sr")
     if name == "upsampler":
-        return UpsamplerStage(components, config, options)
+        return UpsamplerRecipe(components, config, options)
     if name == "decoder":
-        return DecoderStage(components, config, options)
+        return DecoderRecipe(components, config, options)
     raise ValueError(f"unknown stage {name!r}; choose one of vae, reference, base, sr, upsampler, decoder")
