@@ -136,11 +136,13 @@ class VideoDecoder(ModelMixin, ConfigMixin):
             z and not any(p.requires_grad for p in m.parameters()) for z, m in zip(zero, mixers, strict=True)
         ]
 
-    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+    def forward(self, latents: torch.Tensor, temporal: bool = True) -> torch.Tensor:
         """Decode a latent video.
 
         Args:
             latents: (B, C, F, h, w), scaled as the diffusion models see them (``vae latent * scaling_factor``).
+            temporal: False skips every temporal stage, so each frame is decoded alone by the decoder's spatial
+                layers (the ablation that tells what the temporal layers add).
 
         Returns:
             Pixels in [-1, 1] (not clamped), (B, 3, F, h * s, w * s) where s is the VAE's spatial factor.
@@ -153,7 +155,7 @@ class VideoDecoder(ModelMixin, ConfigMixin):
         if self.post_quant_conv is not None:
             z = self.post_quant_conv(z)
         dec = self.decoder
-        skip = self.identity_mixers()
+        skip = self.identity_mixers() if temporal else [True] * len(self.temporal_mixers)
         x = dec.conv_in(z)  # (B*F, C_deep, h, w)
         x = dec.mid_block(x, None)
         if not skip[0]:

@@ -40,7 +40,12 @@ from models.world import parse_caption, render, sample_scene
 
 logger = logging.getLogger(__name__)
 
-ABLATION_VARIANTS = (Variant("flow", "video"), Variant("blend", "video"), Variant("flow", "image"))
+ABLATION_VARIANTS = (
+    Variant("flow", "video"),
+    Variant("blend", "video"),
+    Variant("flow", "image"),
+    Variant("flow", "spatial"),
+)
 GROUND_TRUTH = "ground truth (world render)"  # the variant ablation's calibration row
 PENDING_REFERENCE = "pending: no model trained without the reference image under the same budget"
 

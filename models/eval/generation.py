@@ -18,7 +18,13 @@ from models.flow_upsampler import blend_upsample
 from models.pipeline_videogen import VideoGenPipeline
 
 UPSAMPLE_MODES = ("flow", "blend")
-DECODERS = ("video", "image")
+# ``spatial``: the video decoder with its temporal stages skipped (its own spatial layers, frame by frame).
+DECODER_TITLES = {
+    "video": "video decoder",
+    "image": "image decoder",
+    "spatial": "video decoder without its temporal layers",
+}
+DECODERS = tuple(DECODER_TITLES)
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class Variant:
 
     @property
     def name(self) -> str:
-        return f"{self.upsample_mode} upsampling, {self.decoder} decoder"
+        return f"{self.upsample_mode} upsampling, {DECODER_TITLES[self.decoder]}"
 
 
 def generate_latents(
@@ -112,10 +118,17 @@ def decode_per_frame(pipe: VideoGenPipeline, latents: torch.Tensor) -> torch.Ten
 
 @torch.no_grad()
 def decode(pipe: VideoGenPipeline, latents: torch.Tensor, decoder: str) -> np.ndarray:
-    """Latents (B, C, F, h, w) -> uint8 videos (B, F, H, W, 3) with the ``video`` or per-frame ``image`` decoder."""
+    """Latents (B, C, F, h, w) -> uint8 videos (B, F, H, W, 3) with the ``video`` decoder, the per-frame ``image``
+    decoder, or the video decoder's ``spatial`` layers alone."""
     if decoder not in DECODERS:
         raise ValueError(f"decoder {decoder!r} must be one of {DECODERS}")
-    video = pipe.decode_latents(latents) if decoder == "video" else decode_per_frame(pipe, latents)
+    if decoder == "video":
+        video = pipe.decode_latents(latents)
+    elif decoder == "image":
+        video = decode_per_frame(pipe, latents)
+    else:
+        pixels = pipe.video_decoder(latents.to(pipe.video_decoder.dtype), temporal=False).float()
+        video = ((pixels + 1.0) / 2.0).clamp(0, 1).transpose(1, 2)
     return (video.permute(0, 1, 3, 4, 2) * 255.0).round().to(torch.uint8).cpu().numpy()
 
 

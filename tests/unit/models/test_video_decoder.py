@@ -40,6 +40,22 @@ def test_temporal_layers_mix_frames_once_trained() -> None:
     assert (after_edit[:, :, 0] - after[:, :, 0]).abs().max() > 1e-4
 
 
+def test_without_temporal_layers_each_frame_decodes_alone() -> None:
+    decoder = VideoDecoder.from_vae(tiny_vae(), temporal_attention_head_dim=8).eval()
+    latents = torch.randn(1, 4, 4, 8, 8)
+    with torch.no_grad():
+        inflated = decoder(latents)
+        for p in decoder.temporal_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        spatial = decoder(latents, temporal=False)
+        edited = latents.clone()
+        edited[:, :, 3] += 1.0
+        spatial_edited = decoder(edited, temporal=False)
+    # The trained temporal layers are bypassed: the spatial layers alone, as before they were trained.
+    torch.testing.assert_close(spatial, inflated, rtol=0, atol=1e-5)
+    torch.testing.assert_close(spatial_edited[:, :, :3], spatial[:, :, :3], rtol=0, atol=0)
+
+
 def test_frame_count_comes_from_the_tensor() -> None:
     decoder = VideoDecoder.from_vae(tiny_vae(), temporal_attention_head_dim=8).eval()
     with torch.no_grad():
