@@ -1,7 +1,7 @@
-"""``videogen train STAGE``: train one stage of a VideoGen model; ``videogen train assemble``: save the pipeline.
+"""``videogen train RECIPE``: train one network of a VideoGen model; ``videogen train assemble``: save the pipeline.
 
-Stages (in dependency order): vae, reference, base, sr, upsampler, decoder. Each reads the frozen parts it needs
-from earlier stages in ``--workdir`` and writes ``WORKDIR/STAGE/{checkpoint.pt,loss.csv,samples/,model/}``.
+Recipes (in dependency order): vae, reference, base, sr, upsampler, decoder. Each reads the frozen parts it needs
+from earlier recipes in ``--workdir`` and writes ``WORKDIR/RECIPE/{checkpoint.pt,loss.csv,samples/,model/}``.
 Running the same command again resumes from the checkpoint. Data parallel on N GPUs:
 ``accelerate launch --num_processes N -m cli.main train base ...`` (docs/training.md, "Several GPUs", also
 has the exact demo recipe).
@@ -14,15 +14,17 @@ import logging
 import sys
 from pathlib import Path
 
-# Training components: which network a run fits. Not the generation stages of core/stages.py (a "sr" run trains
-# the network the super_resolution stage uses).
-STAGES = ("vae", "reference", "base", "sr", "upsampler", "decoder")
+# Training recipes (models.train.components.RECIPES, kept here so the CLI starts without torch): which network a
+# run fits. Not the generation stages of core/stages.py (the "sr" recipe trains the super_resolution stage's UNet).
+RECIPES = ("vae", "reference", "base", "sr", "upsampler", "decoder")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a component of a model, or assemble trained components")
-    p.add_argument("stage", choices=(*STAGES, "assemble"), help="component (network) to train, or 'assemble'")
-    p.add_argument("--workdir", type=Path, required=True, help="run folder shared by the stages")
+    p.add_argument(
+        "recipe", choices=(*RECIPES, "assemble"), help="what to train (one network), or 'assemble'"
+    )
+    p.add_argument("--workdir", type=Path, required=True, help="run folder shared by the recipes")
     p.add_argument("--preset", default="demo", help="component sizes (models/presets.py), default demo")
     p.add_argument("--init", type=Path, default=None, help="start from this saved pipeline folder")
     p.add_argument("--data", default="world", help="'world' (rendered in memory) or a folder of videos")
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.stage == "assemble":
+    if args.recipe == "assemble":
         if args.out is None:
             raise ValueError("assemble needs --out FOLDER")
         overrides = {}
@@ -118,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         reference=not args.no_reference,
     )
     torch.manual_seed(args.seed)
-    recipe = build_recipe(args.stage, components, config, options)
+    recipe = build_recipe(args.recipe, components, config, options)
     source = open_source(
         args.data, recipe.clip, seed=args.seed, pool_size=args.pool_size, textured=args.textured
     )
@@ -135,13 +137,13 @@ def run(args: argparse.Namespace) -> int:
         sample_every=args.sample_every,
         seed=args.seed,
     )
-    trainer = Trainer(recipe, source, args.workdir / args.stage, train_config)
+    trainer = Trainer(recipe, source, args.workdir / args.recipe, train_config)
     trainer.resume()
     result = trainer.train()
     if not trainer.accelerator.is_main_process:
         return 0
     print(
-        f"{args.stage}: {result.step} steps, last loss {result.last_loss:.5f}, {result.seconds:.0f}s;"
+        f"{args.recipe}: {result.step} steps, last loss {result.last_loss:.5f}, {result.seconds:.0f}s;"
         f" model in {result.model_dir}",
         file=sys.stderr,
     )

@@ -1,7 +1,7 @@
-"""Where a training run's components come from, and how trained stages become one pipeline folder.
+"""Where a training run's components come from, and how trained recipes become one pipeline folder.
 
-A run's working directory holds one folder per stage (``WORKDIR/vae``, ``WORKDIR/reference``, ...); a finished
-stage saves its EMA weights under ``WORKDIR/STAGE/model`` with ``save_pretrained``. Later stages read the frozen
+A run's working directory holds one folder per recipe (``WORKDIR/vae``, ``WORKDIR/reference``, ...); a finished
+recipe saves its EMA weights under ``WORKDIR/RECIPE/model`` with ``save_pretrained``. Later recipes read the frozen
 parts they need from there; parts not trained yet come from the preset (seeded random weights) or from an
 ``init`` pipeline folder (e.g. a real Stable Diffusion converted with the pipeline's layout).
 """
@@ -23,8 +23,8 @@ from models.video_decoder import VideoDecoder
 logger = logging.getLogger(__name__)
 
 MODEL_SUBDIR = "model"
-# stage name -> (pipeline component it produces, its class)
-STAGE_COMPONENTS: dict[str, tuple[str, type]] = {
+# recipe name (``videogen train NAME``) -> (pipeline component it trains, its class)
+RECIPE_COMPONENTS: dict[str, tuple[str, type]] = {
     "vae": ("vae", AutoencoderKL),
     "reference": ("reference_unet", UNet2DConditionModel),
     "base": ("base_unet", VideoUNet),
@@ -32,11 +32,11 @@ STAGE_COMPONENTS: dict[str, tuple[str, type]] = {
     "upsampler": ("temporal_upsampler", FlowTemporalUpsampler),
     "decoder": ("video_decoder", VideoDecoder),
 }
-STAGES = tuple(STAGE_COMPONENTS)
+RECIPES = tuple(RECIPE_COMPONENTS)
 
 
-def stage_model_dir(workdir: Path, stage: str) -> Path:
-    return workdir / stage / MODEL_SUBDIR
+def recipe_model_dir(workdir: Path, recipe: str) -> Path:
+    return workdir / recipe / MODEL_SUBDIR
 
 
 def load_components(
@@ -44,7 +44,7 @@ def load_components(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Components for training or assembling: ``(components, pipeline_config)``.
 
-    Trained stages found in ``workdir`` replace the preset's random ones (or ``init``'s, which are kept
+    Trained recipes found in ``workdir`` replace the preset's random ones (or ``init``'s, which are kept
     otherwise: a decoder trained into ``init`` survives). The video decoder is re-inflated from the VAE only
     when nothing trained it and it would not match the VAE: from a preset, or when ``workdir`` retrained the
     VAE; it then decodes exactly as the image decoder does.
@@ -59,25 +59,25 @@ def load_components(
         components = build_components(preset, seed)
         config = dict(PRESETS[preset].pipeline)
     trained = []
-    for stage, (name, cls) in STAGE_COMPONENTS.items():
-        folder = stage_model_dir(workdir, stage)
+    for recipe, (name, cls) in RECIPE_COMPONENTS.items():
+        folder = recipe_model_dir(workdir, recipe)
         if (folder / "config.json").is_file():
             components[name] = cls.from_pretrained(folder).eval()
-            trained.append(stage)
+            trained.append(recipe)
     if "decoder" not in trained and (init is None or "vae" in trained):
         head_dim = PRESETS[preset].temporal_attention_head_dim if preset in PRESETS else 64
         components["video_decoder"] = VideoDecoder.from_vae(components["vae"], head_dim).eval()
     for module in components.values():
         if hasattr(module, "requires_grad_"):
             module.requires_grad_(False)
-    logger.info("components: trained stages %s from %s, the rest from %s", trained, workdir, init or preset)
+    logger.info("components: trained recipes %s from %s, the rest from %s", trained, workdir, init or preset)
     return components, config
 
 
 def assemble(
     preset: str, workdir: Path, out: Path, seed: int = 0, init: Path | None = None, **config: Any
 ) -> VideoGenPipeline:
-    """Build the pipeline from the trained stages in ``workdir`` and save it (safetensors) to ``out``.
+    """Build the pipeline from the trained recipes in ``workdir`` and save it (safetensors) to ``out``.
 
     ``config`` overrides the pipeline's own settings (e.g. ``default_guidance_scale``).
     """

@@ -545,7 +545,7 @@ class DecoderRecipe(Recipe):
 def build_recipe(
     name: str, components: dict[str, Any], config: dict[str, Any], options: RecipeOptions
 ) -> Recipe:
-    """The recipe called ``name`` (one of ``models.train.components.STAGES``)."""
+    """The recipe called ``name`` (one of ``models.train.components.RECIPES``)."""
     if name == "vae":
         return VaeRecipe(components, config, options)
     if name == "reference":
@@ -556,4 +556,4 @@ def build_recipe(
         return UpsamplerRecipe(components, config, options)
     if name == "decoder":
         return DecoderRecipe(components, config, options)
-    raise ValueError(f"unknown stage {name!r}; choose one of vae, reference, base, sr, upsampler, decoder")
+    raise ValueError(f"unknown recipe {name!r}; choose one of vae, reference, base, sr, upsampler, decoder")

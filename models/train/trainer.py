@@ -95,7 +95,7 @@ class Trainer:
         recipe.to(acc.device)
         params = recipe.trainable_parameters()
         if not params:
-            raise ValueError(f"stage {recipe.name!r} has no trainable parameters")
+            raise ValueError(f"recipe {recipe.name!r} has no trainable parameters")
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         # The losses call ``self.model`` (DDP around ``training_module()`` when several processes train: it
         # broadcasts the main process's weights now and averages the gradients in every backward).

@@ -9,7 +9,7 @@ from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionMod
 
 from models.loading import load_pipeline
 from models.pipeline_videogen import VideoGenPipeline
-from models.train.components import assemble, load_components, stage_model_dir
+from models.train.components import assemble, load_components, recipe_model_dir
 from models.train.data import WorldClips
 from models.train.recipes import RecipeOptions, build_recipe
 from models.train.trainer import TrainConfig, Trainer
@@ -22,7 +22,7 @@ def test_assembled_folder_holds_the_trained_stage_and_loads_as_videogen_and_as_s
     Trainer(
         recipe, WorldClips(recipe.clip, seed=0), workdir / "upsampler", TrainConfig(steps=2, batch_size=2)
     ).train()
-    saved = type(recipe.module).from_pretrained(stage_model_dir(workdir, "upsampler"))
+    saved = type(recipe.module).from_pretrained(recipe_model_dir(workdir, "upsampler"))
 
     out = tmp_path / "pipe"
     assemble("tiny", workdir, out, default_guidance_scale=2.5)
@@ -65,3 +65,10 @@ def test_assemble_init_keeps_every_trained_stage_the_decoder_included(tmp_path: 
     for name in ("vae", "reference_unet", "base_unet", "sr_unet", "temporal_upsampler", "video_decoder"):
         for key, value in components[name].state_dict().items():
             assert torch.equal(getattr(pipe, name).state_dict()[key], value), f"{name}.{key}"
+
+
+def test_the_cli_offers_every_recipe_in_dependency_order() -> None:
+    from cli.train import RECIPES as CLI_RECIPES
+    from models.train.components import RECIPE_COMPONENTS, RECIPES
+
+    assert CLI_RECIPES == RECIPES == tuple(RECIPE_COMPONENTS)
