@@ -64,6 +64,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--decoder-latent-noise", type=float, default=0.0, help="decoder: max std of per-frame latent noise"
     )
     p.add_argument(
+        "--decoder-regenerated",
+        type=float,
+        default=0.0,
+        help="decoder: share of clips whose keyframes the frozen super-resolution stage remakes from their own"
+        " low-resolution latents (then rebuilt by the upsampler), as generation makes them",
+    )
+    p.add_argument(
         "--textured",
         type=float,
         default=0.0,
@@ -116,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         decoder_mixers=args.decoder_mixers,
         decoder_interpolated=args.decoder_interpolated,
         decoder_latent_noise=args.decoder_latent_noise,
+        decoder_regenerated=args.decoder_regenerated,
         sr_crop=args.sr_crop,
         reference=not args.no_reference,
     )

@@ -380,6 +380,46 @@ class VideoGenPipeline(DiffusionPipeline):
                     callback(stage, i + 1, len(timesteps))
         return latents
 
+    def super_resolve(
+        self,
+        base_latents: torch.Tensor,
+        text: torch.Tensor,
+        reference: torch.Tensor,
+        num_inference_steps: int,
+        guidance_scale: float,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        callback: ProgressCallback | None = None,
+    ) -> torch.Tensor:
+        """The cascade's second stage: base latents (B, C, F, h, w) -> (B, C, F, h*s, w*s).
+
+        The base latents are upsampled, noise-augmented at ``noise_aug_timestep`` and condition the
+        super-resolution UNet, which samples ``sr_steps_for(num_inference_steps)`` steps. ``text`` is (2B, L, D)
+        [uncond; cond] when ``guidance_scale`` > 1, else (B, L, D); ``reference`` the scaled reference latents
+        (B, C, h*s, w*s). Noise is drawn from ``generator`` (torch's global RNG when None): the augmentation
+        first, then the initial latents.
+        """
+        batch, _, frames, height, width = base_latents.shape
+        dtype = base_latents.dtype
+        low_res = self.upsample_spatial(base_latents)
+        aug_t = self.config.noise_aug_timestep
+        aug_noise = randn_tensor(low_res.shape, generator=generator, device=low_res.device, dtype=dtype)
+        low_res = noise_augment(low_res, aug_noise, self.scheduler.alphas_cumprod, aug_t)
+        noise_level = torch.full((batch,), aug_t, device=low_res.device, dtype=dtype)
+        s = self.config.sr_scale_factor
+        latents = self.prepare_latents(batch, frames, height * s, width * s, dtype, generator)
+        return self._denoise(
+            Stage.SUPER_RESOLUTION,
+            self.sr_unet,
+            latents,
+            text,
+            reference,
+            self.sr_steps_for(num_inference_steps),
+            guidance_scale,
+            callback,
+            low_res=low_res,
+            noise_level=noise_level,
+        )
+
     def upsample_spatial(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, C, F, h, w) -> (B, C, F, h*s, w*s), bilinear; the super-resolution stage's starting point."""
         b, c, f, h, w = latents.shape
@@ -516,24 +556,15 @@ class VideoGenPipeline(DiffusionPipeline):
         stage_latents[Stage.BASE] = latents
 
         # 4. Super-resolution stage, conditioned on the noise-augmented upsampled base latents
-        low_res = self.upsample_spatial(latents)
-        aug_t = self.config.noise_aug_timestep
-        aug_noise = randn_tensor(low_res.shape, generator=generator, device=low_res.device, dtype=dtype)
-        low_res = noise_augment(low_res, aug_noise, self.scheduler.alphas_cumprod, aug_t)
-        noise_level = torch.full((batch,), aug_t, device=low_res.device, dtype=dtype)
-        latents = self.prepare_latents(batch, base_frames, height // f, width // f, dtype, generator)
         sr_guidance = self.sr_guidance_for(guidance_scale)
-        latents = self._denoise(
-            Stage.SUPER_RESOLUTION,
-            self.sr_unet,
+        latents = self.super_resolve(
             latents,
             text if sr_guidance > 1.0 else cond.to(dtype),
             reference_hi,
-            self.sr_steps_for(num_inference_steps),
+            num_inference_steps,
             sr_guidance,
+            generator,
             callback,
-            low_res=low_res,
-            noise_level=noise_level,
         )
         stage_latents[Stage.SUPER_RESOLUTION] = latents
 

@@ -36,6 +36,7 @@ from torch import nn
 from core.media import write_mp4
 from models import world
 from models.flow_upsampler import FlowTemporalUpsampler
+from models.pipeline_videogen import VideoGenPipeline
 from models.train.data import ClipSpec
 from models.train.diffusion import (
     diffusion_loss,
@@ -72,6 +73,7 @@ class RecipeOptions:
         None  # decoder: train only the first N temporal stages (the rest stay identity)
     )
     decoder_interpolated: float = 0.0  # decoder: share of clips decoded from flow-upsampled keyframe latents
+    decoder_regenerated: float = 0.0  # decoder: share of clips whose keyframes the frozen SR stage remakes
     decoder_latent_noise: float = 0.0  # decoder: per-frame latent noise, std drawn from [0, this] per clip
     sr_crop: int = 0  # sr: train on random crop x crop latent windows (0: whole frames)
     reference: bool = True  # base/sr: condition on the first frame (False: zeros, the reference ablation)
@@ -211,15 +213,18 @@ class Recipe:
         return module
 
     def cached(
-        self, batch: dict[str, Any], compute: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+        self, batch: dict[str, Any], compute: Callable[[dict[str, Any]], dict[str, torch.Tensor]]
     ) -> dict[str, torch.Tensor]:
-        """``compute(video)`` (frozen-VAE latents of a batch), memoised per clip when the source has ``keys``."""
+        """``compute(batch)`` (what frozen networks make of a batch's clips), memoised per clip when the source has
+        ``keys``; ``compute`` sees the clips not memoised yet, as ``{"video": ..., "caption": [...]}``."""
         keys = batch.get("keys")
         if keys is None:
-            return compute(batch["video"])
+            return compute(batch)
         missing = [i for i, k in enumerate(keys) if k not in self.latent_cache]
         if missing:
-            fresh = compute(batch["video"][missing])
+            fresh = compute(
+                {"video": batch["video"][missing], "caption": [batch["caption"][i] for i in missing]}
+            )
             for j, i in enumerate(missing):
                 self.latent_cache[keys[i]] = {name: value[j] for name, value in fresh.items()}
         names = self.latent_cache[keys[0]]
@@ -282,7 +287,7 @@ class ReferenceRecipe(Recipe):
             return {"x0": encode_images(self.vae, video[:, 0], self.height, self.height)}  # (B, C, h, w)
 
     def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
-        x0 = self.cached(batch, self.latents)["x0"]
+        x0 = self.cached(batch, lambda b: self.latents(b["video"]))["x0"]
         text = self.text(self.captions(batch))
         net = self.net(model)
         return diffusion_loss(lambda x, t: net(x, t, text).sample, x0, self.scheduler, self.options.snr_gamma)
@@ -370,7 +375,7 @@ class CascadeRecipe(Recipe):
         )
 
     def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
-        cond = self.cached(batch, self.conditioning)
+        cond = self.cached(batch, lambda b: self.conditioning(b["video"]))
         if self.low_res:
             cond = self.crop(cond)
         text = self.text(self.captions(batch))
@@ -445,7 +450,8 @@ class UpsamplerRecipe(Recipe):
         return upsampled[:, :, 1::2], latents[:, :, 1::2]
 
     def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
-        pred, target = self.predict(self.net(model), self.cached(batch, self.latents)["latents"])
+        latents = self.cached(batch, lambda b: self.latents(b["video"]))["latents"]
+        pred, target = self.predict(self.net(model), latents)
         loss = F.mse_loss(pred, target)
         if self.options.pixel_weight > 0:
             b, c, f, h, w = pred.shape
@@ -473,10 +479,12 @@ class DecoderRecipe(Recipe):
     """The video decoder on unlabeled clips, fed the latents it will decode at inference.
 
     A generated video's latents are not an encoder's: three of every four frames come from the flow upsampler
-    (the pipeline's two doublings) and every frame carries the denoisers' own error, independent from frame to
-    frame. So ``decoder_interpolated`` of the clips are decoded from latents the frozen upsampler rebuilt from
-    every fourth frame, and every clip gets per-frame Gaussian noise of a std drawn from
-    ``[0, decoder_latent_noise]``; the target is always the clean clip. The temporal stages learn to take from
+    (the pipeline's two doublings) and the others from the super-resolution stage, with that stage's own errors
+    (soft edges, blotches). So ``decoder_regenerated`` of the clips have their keyframes (every fourth frame)
+    remade by the frozen super-resolution stage from the clip's own low-resolution latents, as generation makes
+    them from the base stage's, and are then rebuilt by the frozen upsampler; ``decoder_interpolated`` of the
+    others are rebuilt from their encoded keyframes; every clip gets per-frame Gaussian noise of a std drawn from
+    ``[0, decoder_latent_noise]``. The target is always the clean clip. The temporal stages learn to take from
     the neighbouring frames what one frame's latent lost.
     """
 
@@ -500,6 +508,11 @@ class DecoderRecipe(Recipe):
             p.requires_grad_(True)
         # 9 frames: two doublings rebuild frames 1-3 and 5-7 from frames 0, 4 and 8, as the pipeline does.
         self.clip = ClipSpec(num_frames=9, size=self.height, frame_strides=(1, 2))
+        self.pipe: VideoGenPipeline | None = None
+        if options.decoder_regenerated > 0:  # the frozen cascade, for its super-resolution stage
+            self.pipe = VideoGenPipeline(**components, **config)
+            self.pipe.set_progress_bar_config(disable=True)
+            self.pipe.sr_unet.requires_grad_(False).eval()
 
     def to(self, device: torch.device | str) -> DecoderRecipe:
         super().to(device)
@@ -507,14 +520,45 @@ class DecoderRecipe(Recipe):
         return self
 
     @torch.no_grad()
-    def degrade(self, latents: torch.Tensor) -> torch.Tensor:
-        """Latents (B, C, 9, h, w) as generation leaves them (see the class docstring); torch's RNG."""
+    def regenerate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Keyframe latents (B, C, 3, h, w) of a batch's clips (frames 0, 4, 8) as the frozen super-resolution
+        stage makes them from the clips' own low-resolution latents, with their captions and first frames as
+        text and reference (the pipeline's guidance and steps); torch's RNG."""
+        pipe = self.pipe
+        video = batch["video"]
+        low = self.height // self.sr_scale
+        base = encode_video(self.vae, video[:, ::4], low, low)
+        reference = encode_images(self.vae, video[:, 0], self.height, self.height)
+        if not pipe.config.reference_conditioning:
+            reference = torch.zeros_like(reference)
+        guidance = pipe.sr_guidance_for(pipe.config.default_guidance_scale)
+        cond, uncond = pipe.encode_prompt(list(batch["caption"]), None, guidance > 1.0)
+        text = cond if uncond is None else torch.cat([uncond, cond])
+        steps = pipe.config.default_num_inference_steps
+        return {"keyframes": pipe.super_resolve(base, text, reference, steps, guidance)}
+
+    @torch.no_grad()
+    def degrade(self, latents: torch.Tensor, regenerated: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents (B, C, 9, h, w) as generation leaves them (see the class docstring); torch's RNG.
+
+        ``regenerated``: the clips' keyframes from ``regenerate`` (B, C, 3, h, w), needed when
+        ``decoder_regenerated`` > 0.
+        """
         batch = latents.shape[0]
         out = latents
+        keyframes = latents[:, :, ::4]
+        rebuild = torch.zeros(batch, dtype=torch.bool, device=latents.device)
         if self.options.decoder_interpolated > 0:
-            rebuilt = self.upsampler(self.upsampler(latents[:, :, ::4]))
-            pick = torch.rand(batch, device=latents.device) < self.options.decoder_interpolated
-            out = torch.where(pick.view(batch, 1, 1, 1, 1), rebuilt, latents)
+            rebuild = torch.rand(batch, device=latents.device) < self.options.decoder_interpolated
+        if self.options.decoder_regenerated > 0:
+            if regenerated is None:
+                raise ValueError("decoder_regenerated needs the regenerated keyframes")
+            remade = torch.rand(batch, device=latents.device) < self.options.decoder_regenerated
+            keyframes = torch.where(remade.view(batch, 1, 1, 1, 1), regenerated, keyframes)
+            rebuild = rebuild | remade
+        if rebuild.any():
+            rebuilt = self.upsampler(self.upsampler(keyframes))
+            out = torch.where(rebuild.view(batch, 1, 1, 1, 1), rebuilt, latents)
         if self.options.decoder_latent_noise > 0:
             std = torch.rand(batch, 1, 1, 1, 1, device=latents.device) * self.options.decoder_latent_noise
             out = out + std * torch.randn_like(out)
@@ -522,8 +566,11 @@ class DecoderRecipe(Recipe):
 
     def loss(self, batch: dict[str, Any], model: nn.Module | None = None) -> torch.Tensor:
         video = batch["video"]  # (B, F, 3, H, W)
+        regenerated = None
+        if self.options.decoder_regenerated > 0:
+            regenerated = self.cached(batch, self.regenerate)["keyframes"]
         with torch.no_grad():
-            latents = self.degrade(encode_video(self.vae, video, self.height, self.height))
+            latents = self.degrade(encode_video(self.vae, video, self.height, self.height), regenerated)
         decoded = self.net(model)(latents).transpose(1, 2)  # (B, F, 3, H, W)
         # Beside per-pixel error, match frame-to-frame differences: that is what flicker breaks.
         temporal = F.l1_loss(decoded.diff(dim=1), video.diff(dim=1))

@@ -9,6 +9,7 @@ import torch
 
 from models.train.components import load_components
 from models.train.data import WorldClips
+from models.train.diffusion import encode_video
 from models.train.recipes import RecipeOptions, build_recipe
 from models.train.trainer import TrainConfig, Trainer
 
@@ -97,3 +98,26 @@ def test_the_decoder_trains_on_latents_degraded_as_generation_leaves_them(tmp_pa
     assert recipe.module.temporal_mixers[0].attention.proj_out.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="decoder_mixers"):
         build_recipe("decoder", components, config, RecipeOptions(decoder_mixers=9))
+
+
+def test_the_decoder_can_train_on_keyframes_the_super_resolution_stage_remade(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    components, config = load_components("tiny", tmp_path, seed=0)
+    recipe = build_recipe("decoder", components, config, RecipeOptions(decoder_regenerated=1.0))
+    source = WorldClips(recipe.clip, seed=0, pool_size=4)
+    batch = source.sample(2)
+    remade = recipe.cached(batch, recipe.regenerate)["keyframes"]
+    video = batch["video"]
+    encoded = encode_video(recipe.vae, video, recipe.height, recipe.height)
+    assert remade.shape == encoded[:, :, ::4].shape
+    assert not torch.allclose(remade, encoded[:, :, ::4])  # the stage's own sample, not the encoder's latents
+    # Memoised per pool clip: the same clips cost one super-resolution run.
+    again = recipe.cached(batch, lambda b: pytest.fail("regenerated twice"))["keyframes"]
+    torch.testing.assert_close(again, remade)
+    degraded = recipe.degrade(encoded, remade)
+    torch.testing.assert_close(degraded[:, :, ::4], remade)  # the upsampler keeps its keyframes
+    assert degraded.shape == encoded.shape
+    recipe.loss(batch).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in recipe.trainable_parameters())
+    with pytest.raises(ValueError, match="regenerated keyframes"):
+        recipe.degrade(encoded)
