@@ -3,17 +3,20 @@ shared tiny-model worker, as code written for OpenAI's retired Videos API would 
 
 from __future__ import annotations
 
+import io
 import time
 import warnings
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import openai
 import pytest
 from integration_harness import api_server, env_for
 from openai import OpenAI
+from PIL import Image
 
-from core.media import read_video
+from core.media import png_bytes, read_video
 
 # SDK calls with videogen's own fields beside OpenAI's: small, quick jobs on the tiny model.
 QUICK = {"num_inference_steps": 2, "seed": 11}
@@ -88,6 +91,25 @@ def test_openai_sdk_create_poll_list_download_remix_extend_edit_delete(client):
     ids = [v.id for v in videos.list(order="asc", limit=2)]  # auto-paginates through last_id / has_more
     assert ids == [video.id, remix.id, extended.id, edited.id]
     assert [v.id for v in videos.list(order="desc")] == ids[::-1]
+
+    # OpenAI's input_reference, as the SDK uploads it: the image the cascade starts from, served back as-is.
+    png = png_bytes(np.full((32, 32, 3), (200, 30, 30), np.uint8))
+    referenced = videos.poll(
+        videos.create(
+            prompt="a red ball",
+            size="32x32",
+            seconds="1",
+            input_reference=("ref.png", png, "image/png"),
+            extra_body=QUICK,
+        ).id,
+        poll_interval_ms=50,
+    )
+    assert referenced.status == "completed", referenced
+    stored = httpx.get(f"{client.base_url}/videos/{referenced.id}/content", params={"variant": "reference"})
+    assert (
+        stored.status_code == 200
+        and (np.asarray(Image.open(io.BytesIO(stored.content))) == (200, 30, 30)).all()
+    )
 
     with pytest.raises(openai.NotFoundError, match="characters are not supported"):
         videos.get_character("char_123")
