@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", nargs="*", default=[], choices=("variants", "interpolation", "reference"))
     p.add_argument("--out", type=Path, default=Path("eval/ablations"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a busy machine)")
+    p.add_argument(
+        "--decoder",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="variants: also decode with this VideoDecoder folder (e.g. a training run's decoder/model), repeatable",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
@@ -64,7 +71,17 @@ def main(argv: list[str] | None = None) -> int:
         return report
 
     if "variants" not in args.skip:
-        variants = ablations.variant_ablation(pipe, prompts, seeds, settings, on_sample=progress("variants"))
+        from models.video_decoder import VideoDecoder
+
+        decoders = {}
+        for spec in args.decoder:
+            name, sep, folder = spec.partition("=")
+            if not sep:
+                raise SystemExit(f"--decoder takes NAME=DIR, got {spec!r}")
+            decoders[f"decoder {name}"] = VideoDecoder.from_pretrained(folder).eval()
+        variants = ablations.variant_ablation(
+            pipe, prompts, seeds, settings, on_sample=progress("variants"), decoders=decoders
+        )
         results["variants"] = variants
         sections += [
             "## Temporal upsampling and decoder on generated videos\n",

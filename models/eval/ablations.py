@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from models.eval.shape_quality import background_flicker, shape_quality
 from models.eval.temporal import mean_frame_difference, psnr, warping_error
 from models.eval.world_metrics import score_world_video
 from models.pipeline_videogen import VideoGenPipeline
+from models.video_decoder import VideoDecoder
 from models.world import parse_caption, render, sample_scene
 
 logger = logging.getLogger(__name__)
@@ -57,11 +58,15 @@ def variant_ablation(
     settings: GenerationSettings | None = None,
     variants: Sequence[Variant] = ABLATION_VARIANTS,
     on_sample: Callable[[int, int], None] | None = None,
+    decoders: Mapping[str, VideoDecoder] | None = None,
 ) -> dict[str, Any]:
     """Score every variant on the same latents of each (prompt, seed).
 
-    Returns ``{"settings": ..., "variants": {variant name: {group: summary}}}`` with the group summaries of
-    ``report.summarize_samples`` (held_out, seen, world, all).
+    ``decoders``: other video decoders (name -> decoder, e.g. trial runs) scored as flow upsampling with that
+    decoder in place of the pipeline's, on the same latents.
+
+    Returns ``{"settings": ..., "variants": {variant name: {group: summary, "per_seed": {seed: summary}}}}`` with
+    the summaries of ``report.summarize_samples`` (held_out, seen, world, all).
     """
     resolved = (settings or GenerationSettings()).resolve(pipe)
     records: dict[str, list[SampleRecord]] = {v.name: [] for v in variants}
@@ -73,6 +78,16 @@ def variant_ablation(
             for variant in variants:
                 video = render_variant(pipe, latents, resolved, variant)[0]
                 records[variant.name].append(_score(video, prompt, seed, group, done))
+            for name, decoder in (decoders or {}).items():
+                shipped = pipe.video_decoder
+                pipe.video_decoder = decoder
+                try:
+                    video = render_variant(pipe, latents, resolved, Variant("flow", "video"))[0]
+                finally:
+                    pipe.video_decoder = shipped
+                records.setdefault(f"flow upsampling, {name}", []).append(
+                    _score(video, prompt, seed, group, done)
+                )
             if group != "other":
                 # The same caption drawn by the world itself: the measures' values for a perfect video.
                 attrs = parse_caption(prompt)

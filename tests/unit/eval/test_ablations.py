@@ -1,4 +1,7 @@
+import copy
+
 import pytest
+import torch
 
 from models.eval.ablations import (
     ABLATION_VARIANTS,
@@ -11,7 +14,7 @@ from models.eval.ablations import (
     variant_ablation,
     variant_markdown,
 )
-from models.eval.generation import GenerationSettings
+from models.eval.generation import GenerationSettings, Variant
 
 
 def test_interpolation_ablation_on_ground_truth_clips(tiny_pipe) -> None:
@@ -52,3 +55,27 @@ def test_reference_ablation_is_pending_without_a_second_model(tiny_pipe) -> None
     result = reference_ablation(tiny_pipe, None, ["a red circle moving up on a gray background"], [0])
     assert result == {"status": PENDING_REFERENCE}
     assert PENDING_REFERENCE in reference_markdown(result)
+
+
+def test_variant_ablation_scores_other_decoders_on_the_same_latents(tiny_pipe) -> None:
+    trial = copy.deepcopy(tiny_pipe.video_decoder)
+    with torch.no_grad():
+        for p in trial.temporal_parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    shipped = tiny_pipe.video_decoder
+    prompts = ["a blue square moving down on a black background"]
+    result = variant_ablation(
+        tiny_pipe,
+        prompts,
+        [0],
+        GenerationSettings(num_frames=5, num_inference_steps=1),
+        variants=(Variant("flow", "video"),),
+        decoders={"decoder trial": trial},
+    )
+    assert tiny_pipe.video_decoder is shipped
+    rows = result["variants"]
+    ours, theirs = (
+        rows["flow upsampling, video decoder"]["all"],
+        rows["flow upsampling, decoder trial"]["all"],
+    )
+    assert theirs["videos"] == 1 and theirs["warping_error"] != ours["warping_error"]
