@@ -31,7 +31,7 @@ from models.eval.generation import (
     render_variant,
     upsample_latents,
 )
-from models.eval.report import summarize, summarize_samples
+from models.eval.report import SHAPE_MEASURES, summarize, summarize_samples
 from models.eval.shape_quality import background_flicker, shape_quality
 from models.eval.temporal import mean_frame_difference, psnr, warping_error
 from models.eval.world_metrics import score_world_video
@@ -46,6 +46,14 @@ ABLATION_VARIANTS = (
     Variant("blend", "video"),
     Variant("flow", "image"),
     Variant("flow", "spatial"),
+)
+INTERPOLATION_MEASURES = (
+    "psnr_dropped",
+    "psnr_all",
+    "warping_error",
+    "frame_difference",
+    "background_flicker",
+    *SHAPE_MEASURES,
 )
 GROUND_TRUTH = "ground truth (world render)"  # the variant ablation's calibration row
 PENDING_REFERENCE = "pending: no model trained without the reference image under the same budget"
@@ -167,28 +175,37 @@ def interpolation_ablation(
     rng = np.random.default_rng(seed)
     rows: dict[str, dict[str, list[float]]] = {}
 
-    def add(name: str, video: np.ndarray, truth: np.ndarray) -> None:
-        row = rows.setdefault(
-            name, {"psnr_dropped": [], "psnr_all": [], "warping_error": [], "frame_difference": []}
-        )
+    def add(name: str, video: np.ndarray, truth: np.ndarray, caption: str) -> None:
+        row = rows.setdefault(name, {key: [] for key in INTERPOLATION_MEASURES})
         row["psnr_dropped"].append(psnr(video[dropped], truth[dropped]))
         row["psnr_all"].append(psnr(video, truth))
         row["warping_error"].append(warping_error(video))
         row["frame_difference"].append(mean_frame_difference(video))
+        row["background_flicker"].append(background_flicker(video))
+        quality = shape_quality(video, caption)
+        for key in SHAPE_MEASURES:
+            row[key].append(getattr(quality, key))
 
     for i in range(clips):
-        truth = render(sample_scene(rng, size, num_frames, held_out=None), size, num_frames)
+        scene = sample_scene(rng, size, num_frames, held_out=None)
+        truth = render(scene, size, num_frames)
         latents = encode_video(pipe, truth)
         kept = latents[:, :, ::step]
         for mode in ("flow", "blend"):
             video = decode(pipe, upsample_latents(pipe, kept, times, mode), "video")[0]
-            add(f"{mode} upsampling", video, truth)
-        add("no frames dropped, video decoder", decode(pipe, latents, "video")[0], truth)
-        add("no frames dropped, image decoder", decode(pipe, latents, "image")[0], truth)
-        add("ground truth", truth, truth)
+            add(f"{mode} upsampling", video, truth, scene.caption)
+        add("no frames dropped, video decoder", decode(pipe, latents, "video")[0], truth, scene.caption)
+        add("no frames dropped, image decoder", decode(pipe, latents, "image")[0], truth, scene.caption)
+        add("ground truth", truth, truth, scene.caption)
         if on_clip is not None:
             on_clip(i + 1, clips)
-    summary = {name: {k: float(np.mean(v)) for k, v in row.items()} for name, row in rows.items()}
+    summary = {
+        name: {
+            k: float(np.mean(kept)) if (kept := [x for x in v if x is not None]) else None
+            for k, v in row.items()
+        }
+        for name, row in rows.items()
+    }
     return {
         "settings": {
             "clips": clips,
@@ -269,14 +286,17 @@ def variant_markdown(result: dict[str, Any]) -> str:
 def interpolation_markdown(result: dict[str, Any]) -> str:
     """Table: PSNR on dropped and all frames, warping error and frame difference per reconstruction."""
     lines = [
-        "| reconstruction | PSNR dropped frames (dB) | PSNR all frames (dB) | warping error | frame difference |",
-        "|---|---|---|---|---|",
+        "| reconstruction | PSNR dropped frames (dB) | PSNR all frames (dB) | warping error | background flicker "
+        "| edge width (px) | interior error | square fill | frame difference |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in result["rows"].items():
         dropped = "-" if name.startswith("no frames") or name == "ground truth" else _fmt(row["psnr_dropped"])
         all_frames = "-" if name == "ground truth" else _fmt(row["psnr_all"])
         lines.append(
-            f"| {name} | {dropped} | {all_frames} | {_fmt(row['warping_error'])} | {_fmt(row['frame_difference'])} |"
+            f"| {name} | {dropped} | {all_frames} | {_fmt(row['warping_error'])} | "
+            f"{_fmt(row['background_flicker'])} | {_fmt(row['edge_width'])} | {_fmt(row['interior_error'])} | "
+            f"{_fmt(row['square_fill'])} | {_fmt(row['frame_difference'])} |"
         )
     return "\n".join(lines) + "\n"
 

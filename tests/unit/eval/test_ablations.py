@@ -30,6 +30,7 @@ def test_interpolation_ablation_on_ground_truth_clips(tiny_pipe) -> None:
     assert video["psnr_all"] == pytest.approx(image["psnr_all"], abs=0.05)
     assert rows["ground truth"]["psnr_all"] == float("inf")
     assert rows["ground truth"]["warping_error"] < 1.0
+    assert rows["ground truth"]["background_flicker"] == 0.0 and rows["ground truth"]["interior_error"] == 0.0
     table = interpolation_markdown(result)
     assert "| flow upsampling |" in table and "| ground truth | - | - |" in table
 
