@@ -9,7 +9,8 @@ main process writes the folder below, and its checkpoint carries every process's
 Layout of a stage's folder (``WORKDIR/STAGE``)::
 
     checkpoint.pt   model + optimizer + EMA + RNG states + data-source state + step (resume from here)
-    loss.csv        step, loss (mean over the logging window), lr, seconds since start
+    loss.csv        step, loss (mean over the logging window), lr, seconds since this process started; a resumed
+                    run drops the rows past its checkpoint (those steps run again)
     samples/        sample sheets (PNG) and videos (MP4) from the EMA weights
     model/          the EMA weights as of the last checkpoint, saved with ``save_pretrained``
 """
@@ -34,6 +35,18 @@ from models.train.ema import EMA
 from models.train.recipes import Recipe
 
 logger = logging.getLogger(__name__)
+
+
+LOSS_LOG_COLUMNS = ("step", "loss", "lr", "seconds")
+
+
+def logged_rows(path: Path, up_to: int) -> list[list[str]]:
+    """The rows of ``loss.csv`` for steps ``<= up_to`` (none if there is no log yet)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return [row for row in rows if row and int(row[0]) <= up_to]
 
 
 @dataclass(frozen=True)
@@ -201,11 +214,11 @@ class Trainer:
         if main:
             self.folder.mkdir(parents=True, exist_ok=True)
             log_path = self.folder / "loss.csv"
-            new_log = not log_path.is_file() or self.step == 0
-            log = log_path.open("w" if new_log else "a", newline="")
+            kept = [] if self.step == 0 else logged_rows(log_path, up_to=self.step)
+            log = log_path.open("w", newline="")
             writer = csv.writer(log)
-            if new_log:
-                writer.writerow(["step", "loss", "lr", "seconds"])
+            writer.writerow(LOSS_LOG_COLUMNS)
+            writer.writerows(kept)
         start, window, last_loss = time.monotonic(), [], float("nan")
         self.model.train()
         try:

@@ -121,3 +121,18 @@ def test_the_decoder_can_train_on_keyframes_the_super_resolution_stage_remade(tm
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in recipe.trainable_parameters())
     with pytest.raises(ValueError, match="regenerated keyframes"):
         recipe.degrade(encoded)
+
+
+def test_a_resumed_run_logs_each_step_once(tmp_path: Path) -> None:
+    first = make_trainer("upsampler", tmp_path, steps=2)
+    first.train()  # checkpoint at step 2
+    log = tmp_path / "upsampler" / "loss.csv"
+    with log.open("a") as f:
+        f.write("3,0.5,0.001,9.0\n")  # a step logged after the checkpoint, then the run was killed
+    second = make_trainer("upsampler", tmp_path, steps=4)
+    assert second.resume() and second.step == 2
+    second.train()
+    lines = log.read_text().splitlines()
+    assert lines[0] == "step,loss,lr,seconds"
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [1, 2, 3, 4]
+    assert "3,0.5,0.001,9.0" not in lines
