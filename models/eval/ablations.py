@@ -31,7 +31,7 @@ from models.eval.generation import (
     render_variant,
     upsample_latents,
 )
-from models.eval.report import SHAPE_MEASURES, summarize, summarize_samples
+from models.eval.report import SHAPE_MEASURES, mean_present, summarize, summarize_samples
 from models.eval.shape_quality import background_flicker, shape_quality
 from models.eval.temporal import mean_frame_difference, psnr, warping_error
 from models.eval.world_metrics import score_world_video
@@ -86,11 +86,14 @@ def variant_ablation(
             for variant in variants:
                 video = render_variant(pipe, latents, resolved, variant)[0]
                 records[variant.name].append(_score(video, prompt, seed, group, done))
+            if decoders:
+                upsampled = upsample_latents(pipe, latents, resolved["temporal_upsampling"], "flow")
+                upsampled = upsampled[:, :, : resolved["num_frames"]]
             for name, decoder in (decoders or {}).items():
                 shipped = pipe.video_decoder
                 pipe.video_decoder = decoder
                 try:
-                    video = render_variant(pipe, latents, resolved, Variant("flow", "video"))[0]
+                    video = decode(pipe, upsampled, "video")[0]
                 finally:
                     pipe.video_decoder = shipped
                 records.setdefault(f"flow upsampling, {name}", []).append(
@@ -199,13 +202,7 @@ def interpolation_ablation(
         add("ground truth", truth, truth, scene.caption)
         if on_clip is not None:
             on_clip(i + 1, clips)
-    summary = {
-        name: {
-            k: float(np.mean(kept)) if (kept := [x for x in v if x is not None]) else None
-            for k, v in row.items()
-        }
-        for name, row in rows.items()
-    }
+    summary = {name: {k: mean_present(v) for k, v in row.items()} for name, row in rows.items()}
     return {
         "settings": {
             "clips": clips,

@@ -30,7 +30,7 @@ GROUP_TITLES = {
 }
 
 
-def _mean(values: Iterable[float | None]) -> float | None:
+def mean_present(values: Iterable[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return float(np.mean(kept)) if kept else None
 
@@ -39,16 +39,16 @@ def summarize_samples(samples: list[SampleRecord]) -> dict[str, Any]:
     """Counts, world accuracies (fractions in [0, 1]) and mean temporal scores of a group of samples."""
     summary: dict[str, Any] = {
         "videos": len(samples),
-        "warping_error": _mean(s.warping_error for s in samples),
-        "frame_difference": _mean(s.frame_difference for s in samples),
-        "clipsim": _mean(s.clipsim for s in samples),
-        "seconds_per_video": _mean(s.seconds for s in samples),
+        "warping_error": mean_present(s.warping_error for s in samples),
+        "frame_difference": mean_present(s.frame_difference for s in samples),
+        "clipsim": mean_present(s.clipsim for s in samples),
+        "seconds_per_video": mean_present(s.seconds for s in samples),
     }
     if any(s.background_flicker is not None for s in samples):
-        summary["background_flicker"] = _mean(s.background_flicker for s in samples)
+        summary["background_flicker"] = mean_present(s.background_flicker for s in samples)
     shapes = [s.shape for s in samples if s.shape is not None]
     if shapes:
-        summary["shape"] = {key: _mean(q[key] for q in shapes) for key in SHAPE_MEASURES}
+        summary["shape"] = {key: mean_present(q[key] for q in shapes) for key in SHAPE_MEASURES}
     world = [s.world for s in samples if s.world is not None]
     if world:
         summary["accuracy"] = {check: float(np.mean([w[check] for w in world])) for check in WORLD_CHECKS}

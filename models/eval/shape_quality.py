@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from models.eval.world_metrics import foreground_mask
+from models.eval.world_metrics import foreground_mask, shape_features
 from models.world import COLOURS, parse_caption
 
 BACKGROUND_MARGIN = 3  # px around any foreground pixel that do not count as background
@@ -96,8 +96,7 @@ def _frame_quality(frame: np.ndarray, colour: np.ndarray) -> tuple[float, float,
     interior_error = (
         float(np.linalg.norm(pixels[interior] - colour, axis=-1).mean()) if interior.any() else float("nan")
     )
-    ys, xs = np.nonzero(inside)
-    fill = float(inside.sum()) / float((np.ptp(ys) + 1) * (np.ptp(xs) + 1))
+    fill = shape_features(inside)[0]
     return float(edge.sum()) / float(boundary.sum()), interior_error, fill
 
 

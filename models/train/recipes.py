@@ -517,6 +517,8 @@ class DecoderRecipe(Recipe):
     def to(self, device: torch.device | str) -> DecoderRecipe:
         super().to(device)
         self.upsampler.to(device)
+        if self.pipe is not None:
+            self.pipe.sr_unet.to(device)
         return self
 
     @torch.no_grad()
@@ -532,8 +534,9 @@ class DecoderRecipe(Recipe):
         if not pipe.config.reference_conditioning:
             reference = torch.zeros_like(reference)
         guidance = pipe.sr_guidance_for(pipe.config.default_guidance_scale)
-        cond, uncond = pipe.encode_prompt(list(batch["caption"]), None, guidance > 1.0)
-        text = cond if uncond is None else torch.cat([uncond, cond])
+        text = self.text(list(batch["caption"]))
+        if guidance > 1.0:  # [uncond; cond], as the pipeline batches them
+            text = torch.cat([self.text([""] * len(text)), text])
         steps = pipe.config.default_num_inference_steps
         return {"keyframes": pipe.super_resolve(base, text, reference, steps, guidance)}
 

@@ -24,18 +24,28 @@ def test_inflated_decoder_equals_the_image_decoder_frame_by_frame() -> None:
     torch.testing.assert_close(video, per_frame, rtol=0, atol=1e-5)
 
 
+def train_temporal_layers(decoder: VideoDecoder) -> None:
+    """Stand-in for training: move every temporal parameter off its identity init."""
+    with torch.no_grad():
+        for p in decoder.temporal_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+
+
+def edit_last_frame(latents: torch.Tensor) -> torch.Tensor:
+    edited = latents.clone()
+    edited[:, :, -1] += 1.0
+    return edited
+
+
 def test_temporal_layers_mix_frames_once_trained() -> None:
     decoder = VideoDecoder.from_vae(tiny_vae(), temporal_attention_head_dim=8).eval()
     latents = torch.randn(1, 4, 4, 8, 8)
     with torch.no_grad():
         before = decoder(latents)
-        for p in decoder.temporal_parameters():
-            p.add_(0.05 * torch.randn_like(p))
+        train_temporal_layers(decoder)
         after = decoder(latents)
         # Changing only frame 3 now changes the decoding of frame 0 too.
-        edited = latents.clone()
-        edited[:, :, 3] += 1.0
-        after_edit = decoder(edited)
+        after_edit = decoder(edit_last_frame(latents))
     assert not torch.allclose(before, after)
     assert (after_edit[:, :, 0] - after[:, :, 0]).abs().max() > 1e-4
 
@@ -45,12 +55,9 @@ def test_without_temporal_layers_each_frame_decodes_alone() -> None:
     latents = torch.randn(1, 4, 4, 8, 8)
     with torch.no_grad():
         inflated = decoder(latents)
-        for p in decoder.temporal_parameters():
-            p.add_(0.05 * torch.randn_like(p))
+        train_temporal_layers(decoder)
         spatial = decoder(latents, temporal=False)
-        edited = latents.clone()
-        edited[:, :, 3] += 1.0
-        spatial_edited = decoder(edited, temporal=False)
+        spatial_edited = decoder(edit_last_frame(latents), temporal=False)
     # The trained temporal layers are bypassed: the spatial layers alone, as before they were trained.
     torch.testing.assert_close(spatial, inflated, rtol=0, atol=1e-5)
     torch.testing.assert_close(spatial_edited[:, :, :3], spatial[:, :, :3], rtol=0, atol=0)
