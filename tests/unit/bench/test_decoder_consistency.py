@@ -58,3 +58,17 @@ def test_a_trial_trains_the_chosen_temporal_stages_and_saves_a_loadable_decoder(
     spatial = {k: v for k, v in shipped.state_dict().items() if not k.startswith("temporal_mixers.")}
     for name, tensor in spatial.items():
         assert torch.equal(trained.state_dict()[name], tensor), name
+
+
+def test_the_edge_mask_counts_flicker_on_flat_ground_and_not_at_edges(trial: ModuleType) -> None:
+    video = moving_texture()
+    on_patch, on_ground = video.clone(), video + 20.0 * (torch.arange(5) % 2).view(1, 5, 1, 1, 1)
+    for t in range(1, 5, 2):
+        on_patch[0, t, :, 10:22, 8 + t : 20 + t] += 20.0
+        on_ground[0, t, :, 10:22, 8 + t : 20 + t] -= 20.0  # the patch itself stays as it was
+    for flicker, kept in ((on_patch, False), (on_ground, True)):
+        indices = trial.warp_indices(flicker)
+        masked = float(trial.consistency_loss(flicker, indices, trial.flat_masks(flicker, indices, 30.0)))
+        everywhere = float(trial.consistency_loss(flicker, indices))
+        assert everywhere > 1.0
+        assert (masked > 0.5 * everywhere) if kept else (masked < 0.05 * everywhere)
