@@ -5,8 +5,8 @@ model itself generates, then saved for ``bench/ablations.py --decoder`` to score
     .venv/bin/python bench/ablations.py --model demo --skip interpolation reference --seeds 0,1,2 \
         --decoder consistency-3=runs/consistency/w3 --decoder consistency-10=runs/consistency/w10
 
-The loss is that of blind video temporal consistency (Lai et al., ECCV 2018): a per-frame anchor, the image
-decoder's own decoding of each frame (L1), plus ``weight`` x a flow-warped consistency term (L1 between each
+The loss is that of blind video temporal consistency (Lai et al., ECCV 2018): a per-frame anchor, each frame
+decoded alone by the decoder's spatial layers (L1; for ``weights/demo`` these are the image decoder's), plus ``weight`` x a flow-warped consistency term (L1 between each
 decoded frame and the next decoded frame warped back onto it). The flow is estimated once, by the evaluation's
 block matching (``models.eval.temporal.block_matching``) on the anchor frames, and held fixed. With
 ``--edge-threshold`` the consistency term counts only pixels away from the anchor's edges (``flat_masks``): what a

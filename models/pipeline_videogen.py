@@ -43,6 +43,18 @@ ProgressCallback = Callable[[str, int, int], None]
 ReferenceInput = PIL.Image.Image | np.ndarray | torch.Tensor
 
 
+def token_ids(tokenizer: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
+    """Token ids (B, L) of ``texts``, padded and truncated to the tokenizer's ``model_max_length``, as the text
+    encoder is fed them (the pipeline's prompts, training's captions)."""
+    return tokenizer(
+        texts,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids
+
+
 class VideoGenPipeline(DiffusionPipeline):
     r"""Text (and optionally image) to video.
 
@@ -156,13 +168,7 @@ class VideoGenPipeline(DiffusionPipeline):
         """Text embeddings (B, L, D) for the prompts and, with guidance, for the negative prompts."""
 
         def embed(texts: list[str]) -> torch.Tensor:
-            ids = self.tokenizer(
-                texts,
-                padding="max_length",
-                max_length=self.tokenizer.model_max_length,
-                truncation=True,
-                return_tensors="pt",
-            ).input_ids
+            ids = token_ids(self.tokenizer, texts)
             return self.text_encoder(ids.to(self._execution_device))[0]
 
         prompt_embeds = embed(prompt)

@@ -36,7 +36,7 @@ from torch import nn
 from core.media import write_mp4
 from models import world
 from models.flow_upsampler import FlowTemporalUpsampler
-from models.pipeline_videogen import VideoGenPipeline
+from models.pipeline_videogen import VideoGenPipeline, token_ids
 from models.train.data import ClipSpec
 from models.train.diffusion import (
     diffusion_loss,
@@ -128,13 +128,7 @@ class TextEmbedder:
         """(B, L, D) embeddings."""
         missing = sorted({c for c in captions if c not in self.cache})
         if missing:
-            ids = self.tokenizer(
-                missing,
-                padding="max_length",
-                max_length=self.tokenizer.model_max_length,
-                truncation=True,
-                return_tensors="pt",
-            ).input_ids
+            ids = token_ids(self.tokenizer, missing)
             device = next(self.text_encoder.parameters()).device
             for caption, emb in zip(missing, self.text_encoder(ids.to(device))[0], strict=True):
                 self.cache[caption] = emb

@@ -3,7 +3,7 @@ flicker, and a trial trains only the temporal stages it is asked to (tiny preset
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -13,17 +13,10 @@ import torch
 from models.loading import build_pipeline
 from models.video_decoder import VideoDecoder
 
-BENCH = Path(__file__).resolve().parents[3] / "bench"
-
 
 @pytest.fixture(scope="module")
-def trial() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bench_decoder_consistency", BENCH / "decoder_consistency.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def trial(load_bench: Callable[[str], ModuleType]) -> ModuleType:
+    return load_bench("decoder_consistency")
 
 
 def moving_texture(frames: int = 5, size: int = 32) -> torch.Tensor:

@@ -3,9 +3,7 @@ and each makes the video it is asked for (tiny preset, 2 frames, 1 step)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -13,17 +11,10 @@ import torch
 
 from models.loading import build_pipeline
 
-BENCH = Path(__file__).resolve().parents[3] / "bench"
-
 
 @pytest.fixture(scope="module")
-def peers() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_peers", BENCH / "peers.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_peers"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+def peers(load_bench: Callable[[str], ModuleType]) -> ModuleType:
+    return load_bench("peers")
 
 
 @pytest.mark.parametrize("name", ["text-to-video-sd", "animatediff"])
