@@ -19,7 +19,9 @@ it (weights of every pipeline stay resident: the weights column); on a CPU the p
 the call above the resident set before it (``worker.memory``; see ``measure``). ``--stages`` adds videogen's
 seconds and peak memory per stage. ``--sr-steps-ratios 1,0.5`` times videogen at each super-resolution steps ratio
 in the same rounds; ``--sr-guidances none,1`` likewise at each cap on the super-resolution stage's guidance
-(``none``: the model's own; 1: no classifier-free guidance there), crossed with the ratios.
+(``none``: the model's own; 1: no classifier-free guidance there), crossed with the ratios. The decoder's deepest
+``--trained-mixers`` temporal stages run (2, as in ``weights/demo``; random weights would leave every stage the
+identity, which the decoder skips).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from core.stages import PIPELINE_STAGES, Stage
 from models.loading import build_pipeline
 from models.pipeline_videogen import VideoGenPipeline
 from models.presets import PRESETS
+from models.video_decoder import VideoDecoder
 from worker.memory import MemoryProbe, probe_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -196,6 +199,16 @@ class Contender:
     weights: int
     seconds: list[float] = field(default_factory=list)
     peak: int = 0
+
+
+def run_trained_mixers(decoder: VideoDecoder, count: int) -> None:
+    """Give the first ``count`` temporal stages of a randomly initialised decoder small non-zero output layers, so
+    that they run as the trained stages of the shipped demo's decoder do (the rest stay identity, skipped)."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for mixer in decoder.temporal_mixers[:count]:
+            for t in mixer.last_layers():
+                t.copy_(1e-3 * torch.randn(t.shape, generator=generator).to(t.device, t.dtype))
 
 
 def variant_label(sr_steps_ratio: float | None, sr_guidance: float | None) -> str:
@@ -365,6 +378,7 @@ def run_scale(args: argparse.Namespace, scale: str, precision: str) -> dict[str,
     device, dtype = torch.device(args.device), DTYPES[name]
     pipe = build_pipeline(preset).to(device, dtype)
     pipe.set_progress_bar_config(disable=True)
+    run_trained_mixers(pipe.video_decoder, args.trained_mixers)
     peers = [p for p in args.peers.split(",") if p]
     ratios = [float(r) for r in args.sr_steps_ratios.split(",") if r]
     sr_guidances = [None if g == "none" else float(g) for g in args.sr_guidances.split(",") if g]
@@ -450,6 +464,12 @@ def main(argv: list[str] | None = None) -> int:
         "--before",
         action="store_true",
         help="also videogen before the speed-ups (sr ratio 1, every decoder stage)",
+    )
+    p.add_argument(
+        "--trained-mixers",
+        type=int,
+        default=2,
+        help="decoder temporal stages that run, deepest first (2: as weights/demo ships; the rest are identity)",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument(

@@ -1,8 +1,10 @@
 """``videogen train RECIPE``: train one network of a VideoGen model; ``videogen train assemble``: save the pipeline.
 
-Recipes (in dependency order): vae, reference, base, sr, upsampler, decoder. Each reads the frozen parts it needs
-from earlier recipes in ``--workdir`` and writes ``WORKDIR/RECIPE/{checkpoint.pt,loss.csv,samples/,model/}``.
-Running the same command again resumes from the checkpoint. Data parallel on N GPUs:
+Recipes (in dependency order): vae, reference, base, sr, upsampler, decoder, consistency. Each reads the frozen
+parts it needs from earlier recipes in ``--workdir`` and writes ``WORKDIR/RECIPE/{checkpoint.pt,loss.csv,samples/,
+model/}``. Running the same command again resumes from the checkpoint. ``consistency`` is the exception: it
+fine-tunes the video decoder's temporal stages on videos the run's model generates (``models.train.consistency``,
+one process, a few minutes), writes only ``WORKDIR/consistency/model`` and starts over when run again. Data parallel on N GPUs:
 ``accelerate launch --num_processes N -m cli.main train base ...`` (docs/training.md, "Several GPUs", also
 has the exact demo recipe).
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 # Training recipes (models.train.components.RECIPES, kept here so the CLI starts without torch): which network a
 # run fits. Not the generation stages of core/stages.py (the "sr" recipe trains the super_resolution stage's UNet).
-RECIPES = ("vae", "reference", "base", "sr", "upsampler", "decoder")
+RECIPES = ("vae", "reference", "base", "sr", "upsampler", "decoder", "consistency")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--decoder-mixers",
         type=int,
         default=None,
-        help="decoder: train the first N temporal stages, deepest first (default: all; the rest stay identity)",
+        help="decoder, consistency: train the first N temporal stages, deepest first (decoder default: all;"
+        " consistency: 2; the rest stay identity)",
     )
     p.add_argument(
         "--decoder-interpolated",
@@ -75,6 +78,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         help="world data: share of clips with textured backgrounds and shapes (captions do not name them)",
+    )
+    p.add_argument(
+        "--consistency-weight",
+        type=float,
+        default=6.0,
+        help="consistency: weight of the flow-warped term (each decoded frame against the next)",
+    )
+    p.add_argument(
+        "--edge-weight",
+        type=float,
+        default=1.0,
+        help="consistency: weight of the gradient-difference term that keeps edges as sharp as the anchor's",
+    )
+    p.add_argument(
+        "--edge-threshold",
+        type=float,
+        default=None,
+        help="consistency: count the warped term only away from the anchor's edges (neighbours differing by"
+        " more than this many levels; default: everywhere)",
+    )
+    p.add_argument("--videos", type=int, default=64, help="consistency: generated training videos")
+    p.add_argument(
+        "--first-seed", type=int, default=1000, help="consistency: seed of the first generated training video"
     )
     p.add_argument("--sr-crop", type=int, default=0, help="sr: train on random NxN latent windows (0: whole)")
     p.add_argument(
@@ -113,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}", file=sys.stderr)
         return 0
 
+    if args.recipe == "consistency":
+        return run_consistency(args)
     components, config = load_components(args.preset, args.workdir, seed=args.seed, init=args.init)
     options = RecipeOptions(
         text_dropout=args.text_dropout,
@@ -155,4 +183,24 @@ def run(args: argparse.Namespace) -> int:
         f" model in {result.model_dir}",
         file=sys.stderr,
     )
+    return 0
+
+
+def run_consistency(args: argparse.Namespace) -> int:
+    from models.train.consistency import ConsistencyConfig, fine_tune
+
+    config = ConsistencyConfig(
+        consistency_weight=args.consistency_weight,
+        edge_weight=args.edge_weight,
+        edge_threshold=args.edge_threshold,
+        videos=args.videos,
+        first_seed=args.first_seed,
+        steps=args.steps,
+        lr=args.lr,
+        mixers=2 if args.decoder_mixers is None else args.decoder_mixers,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    out = fine_tune(args.workdir, config, preset=args.preset, init=args.init, seed=args.seed)
+    print(f"consistency: {config.steps} steps; model in {out}", file=sys.stderr)
     return 0

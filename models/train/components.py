@@ -31,6 +31,9 @@ RECIPE_COMPONENTS: dict[str, tuple[str, type]] = {
     "sr": ("sr_unet", VideoUNet),
     "upsampler": ("temporal_upsampler", FlowTemporalUpsampler),
     "decoder": ("video_decoder", VideoDecoder),
+    # the decoder's temporal stages fine-tuned for consistency on generated videos (models.train.consistency);
+    # after "decoder", so that it is the video decoder a run assembles
+    "consistency": ("video_decoder", VideoDecoder),
 }
 RECIPES = tuple(RECIPE_COMPONENTS)
 
@@ -40,12 +43,16 @@ def recipe_model_dir(workdir: Path, recipe: str) -> Path:
 
 
 def load_components(
-    preset: str, workdir: Path, seed: int = 0, init: Path | None = None
+    preset: str,
+    workdir: Path,
+    seed: int = 0,
+    init: Path | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Components for training or assembling: ``(components, pipeline_config)``.
 
-    Trained recipes found in ``workdir`` replace the preset's random ones (or ``init``'s, which are kept
-    otherwise: a decoder trained into ``init`` survives). The video decoder is re-inflated from the VAE only
+    Trained recipes found in ``workdir`` (except those named in ``exclude``) replace the preset's random ones
+    (or ``init``'s, which are kept otherwise: a decoder trained into ``init`` survives). The video decoder is re-inflated from the VAE only
     when nothing trained it and it would not match the VAE: from a preset, or when ``workdir`` retrained the
     VAE; it then decodes exactly as the image decoder does.
     """
@@ -61,10 +68,11 @@ def load_components(
     trained = []
     for recipe, (name, cls) in RECIPE_COMPONENTS.items():
         folder = recipe_model_dir(workdir, recipe)
-        if (folder / "config.json").is_file():
+        if recipe not in exclude and (folder / "config.json").is_file():
             components[name] = cls.from_pretrained(folder).eval()
             trained.append(recipe)
-    if "decoder" not in trained and (init is None or "vae" in trained):
+    decoder_trained = "decoder" in trained or "consistency" in trained
+    if not decoder_trained and (init is None or "vae" in trained):
         head_dim = PRESETS[preset].temporal_attention_head_dim if preset in PRESETS else 64
         components["video_decoder"] = VideoDecoder.from_vae(components["vae"], head_dim).eval()
     for module in components.values():

@@ -600,4 +600,6 @@ def build_recipe(
         return UpsamplerRecipe(components, config, options)
     if name == "decoder":
         return DecoderRecipe(components, config, options)
+    if name == "consistency":
+        raise ValueError("consistency is not a Trainer recipe: models.train.consistency.fine_tune runs it")
     raise ValueError(f"unknown recipe {name!r}; choose one of vae, reference, base, sr, upsampler, decoder")

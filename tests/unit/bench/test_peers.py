@@ -51,3 +51,12 @@ def test_a_peer_shares_the_vae_and_text_encoder_and_matches_the_unet_widths(
 def test_an_unknown_peer_is_refused(peers: ModuleType) -> None:
     with pytest.raises(ValueError, match="unknown peer"):
         peers.build_peer("sora", build_pipeline("tiny"))
+
+
+def test_the_timed_decoder_runs_as_many_temporal_stages_as_the_shipped_demo(peers: ModuleType) -> None:
+    decoder = build_pipeline("tiny").video_decoder
+    count = len(decoder.temporal_mixers)
+    with torch.no_grad():
+        assert decoder.identity_mixers() == [True] * count
+        peers.run_trained_mixers(decoder, 2)
+        assert decoder.identity_mixers() == [False, False] + [True] * (count - 2)
