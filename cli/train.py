@@ -2,11 +2,11 @@
 
 Recipes (in dependency order): vae, reference, base, sr, upsampler, decoder, consistency. Each reads the frozen
 parts it needs from earlier recipes in ``--workdir`` and writes ``WORKDIR/RECIPE/{checkpoint.pt,loss.csv,samples/,
-model/}``. Running the same command again resumes from the checkpoint. ``consistency`` is the exception: it
-fine-tunes the video decoder's temporal stages on videos the run's model generates (``models.train.consistency``,
-one process, a few minutes), writes only ``WORKDIR/consistency/model`` and starts over when run again. Data parallel on N GPUs:
+model/}``. Running the same command again resumes from the checkpoint. Data parallel on N GPUs:
 ``accelerate launch --num_processes N -m cli.main train base ...`` (docs/training.md, "Several GPUs", also
-has the exact demo recipe).
+has the exact demo recipe). ``consistency`` is the exception: it fine-tunes the video decoder's temporal stages on
+videos the run's model generates (``models.train.consistency``; one process, a few minutes), writes only
+``WORKDIR/consistency/model`` and starts over when run again.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init", type=Path, default=None, help="start from this saved pipeline folder")
     p.add_argument("--data", default="world", help="'world' (rendered in memory) or a folder of videos")
     p.add_argument("--pool-size", type=int, default=0, help="world: render this many scenes once, reuse")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=None, help="default 1000 (consistency: 300)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 32 (consistency: 4)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--grad-accumulation", type=int, default=1)
@@ -161,8 +161,8 @@ def run(args: argparse.Namespace) -> int:
         args.data, recipe.clip, seed=args.seed, pool_size=args.pool_size, textured=args.textured
     )
     train_config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
+        steps=1000 if args.steps is None else args.steps,
+        batch_size=32 if args.batch_size is None else args.batch_size,
         lr=args.lr,
         warmup_steps=args.warmup,
         grad_accumulation=args.grad_accumulation,
@@ -189,17 +189,16 @@ def run(args: argparse.Namespace) -> int:
 def run_consistency(args: argparse.Namespace) -> int:
     from models.train.consistency import ConsistencyConfig, fine_tune
 
+    given = {"steps": args.steps, "batch_size": args.batch_size, "mixers": args.decoder_mixers}
     config = ConsistencyConfig(
         consistency_weight=args.consistency_weight,
         edge_weight=args.edge_weight,
         edge_threshold=args.edge_threshold,
         videos=args.videos,
         first_seed=args.first_seed,
-        steps=args.steps,
         lr=args.lr,
-        mixers=2 if args.decoder_mixers is None else args.decoder_mixers,
-        batch_size=args.batch_size,
         seed=args.seed,
+        **{k: v for k, v in given.items() if v is not None},  # else ConsistencyConfig's defaults
     )
     out = fine_tune(args.workdir, config, preset=args.preset, init=args.init, seed=args.seed)
     print(f"consistency: {config.steps} steps; model in {out}", file=sys.stderr)

@@ -52,9 +52,9 @@ def load_components(
     """Components for training or assembling: ``(components, pipeline_config)``.
 
     Trained recipes found in ``workdir`` (except those named in ``exclude``) replace the preset's random ones
-    (or ``init``'s, which are kept otherwise: a decoder trained into ``init`` survives). The video decoder is re-inflated from the VAE only
-    when nothing trained it and it would not match the VAE: from a preset, or when ``workdir`` retrained the
-    VAE; it then decodes exactly as the image decoder does.
+    (or ``init``'s, which are kept otherwise: a decoder trained into ``init`` survives). The video decoder is
+    re-inflated from the VAE only when nothing trained it and it would not match the VAE: from a preset, or when
+    ``workdir`` retrained the VAE; it then decodes exactly as the image decoder does.
     """
     if init is not None:
         pipe = VideoGenPipeline.from_pretrained(init)

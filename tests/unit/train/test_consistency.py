@@ -10,8 +10,8 @@ import torch
 
 from cli.main import main
 from models.loading import load_pipeline
-from models.train import consistency
 from models.train.components import assemble, load_components
+from models.train.consistency import consistency_loss, edge_loss, flat_masks, warp_indices
 from models.video_decoder import VideoDecoder
 
 
@@ -26,32 +26,21 @@ def moving_texture(frames: int = 5, size: int = 32) -> torch.Tensor:
 
 def test_motion_the_flow_explains_costs_nothing_and_flicker_does() -> None:
     video = moving_texture()
-    indices = consistency.warp_indices(video)
-    assert float(consistency.consistency_loss(video, indices)) < 1e-4
+    indices = warp_indices(video)
+    assert float(consistency_loss(video, indices)) < 1e-4
     identity = torch.arange(32 * 32).expand_as(indices)
-    assert float(consistency.consistency_loss(video, identity)) > 10  # unwarped, the motion shows
+    assert float(consistency_loss(video, identity)) > 10  # unwarped, the motion shows
     flicker = video.clone()
     flicker[:, 1::2] += 20.0
-    assert (
-        abs(float(consistency.consistency_loss(flicker, consistency.warp_indices(flicker))) - 20.0) < 1.0
-    )  # the offset
+    assert abs(float(consistency_loss(flicker, warp_indices(flicker))) - 20.0) < 1.0  # the offset
 
 
 def test_the_cli_trains_the_chosen_temporal_stages_into_the_assembled_decoder(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    args = [
-        "train",
-        "consistency",
-        "--workdir",
-        str(run),
-        "--preset",
-        "tiny",
-        "--videos",
-        "2",
-        "--steps",
-        "2",
-    ]
-    assert main([*args, "--batch-size", "2", "--decoder-mixers", "1", "--threads", "1"]) == 0
+    args = (
+        "train consistency --preset tiny --videos 2 --steps 2 --batch-size 2 --decoder-mixers 1 --threads 1"
+    )
+    assert main([*args.split(), "--workdir", str(run)]) == 0
     trained = VideoDecoder.from_pretrained(run / "consistency" / "model")
     start = load_components("tiny", run, exclude=("consistency",))[0]["video_decoder"]
     assert any(t.abs().sum() > 0 for t in trained.temporal_mixers[0].last_layers())
@@ -72,11 +61,9 @@ def test_the_edge_mask_counts_flicker_on_flat_ground_and_not_at_edges() -> None:
         on_patch[0, t, :, 10:22, 8 + t : 20 + t] += 20.0
         on_ground[0, t, :, 10:22, 8 + t : 20 + t] -= 20.0  # the patch itself stays as it was
     for flicker, kept in ((on_patch, False), (on_ground, True)):
-        indices = consistency.warp_indices(flicker)
-        masked = float(
-            consistency.consistency_loss(flicker, indices, consistency.flat_masks(flicker, indices, 30.0))
-        )
-        everywhere = float(consistency.consistency_loss(flicker, indices))
+        indices = warp_indices(flicker)
+        masked = float(consistency_loss(flicker, indices, flat_masks(flicker, indices, 30.0)))
+        everywhere = float(consistency_loss(flicker, indices))
         assert everywhere > 1.0
         assert (masked > 0.5 * everywhere) if kept else (masked < 0.05 * everywhere)
 
@@ -84,5 +71,5 @@ def test_the_edge_mask_counts_flicker_on_flat_ground_and_not_at_edges() -> None:
 def test_the_edge_term_charges_a_smeared_edge_and_not_a_brightness_offset() -> None:
     video = moving_texture().transpose(1, 2) / 127.5 - 1  # (1, 3, F, H, W), as the decoder returns
     smeared = torch.nn.functional.avg_pool3d(video, (1, 3, 3), stride=1, padding=(0, 1, 1))
-    assert float(consistency.edge_loss(video + 0.2, video)) < 1e-6
-    assert float(consistency.edge_loss(smeared, video)) > 0.05
+    assert float(edge_loss(video + 0.2, video)) < 1e-6
+    assert float(edge_loss(smeared, video)) > 0.05
