@@ -79,17 +79,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=0.0,
         help="world data: share of clips with textured backgrounds and shapes (captions do not name them)",
     )
+    # consistency options default to None: models.train.consistency.ConsistencyConfig holds the defaults
     p.add_argument(
         "--consistency-weight",
         type=float,
-        default=6.0,
-        help="consistency: weight of the flow-warped term (each decoded frame against the next)",
+        default=None,
+        help="consistency: weight of the flow-warped term (each decoded frame against the next; default 6)",
     )
     p.add_argument(
         "--edge-weight",
         type=float,
-        default=1.0,
-        help="consistency: weight of the gradient-difference term that keeps edges as sharp as the anchor's",
+        default=None,
+        help="consistency: weight of the gradient-difference term that keeps edges as sharp as the anchor's"
+        " (default 1)",
     )
     p.add_argument(
         "--edge-threshold",
@@ -98,9 +100,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="consistency: count the warped term only away from the anchor's edges (neighbours differing by"
         " more than this many levels; default: everywhere)",
     )
-    p.add_argument("--videos", type=int, default=64, help="consistency: generated training videos")
     p.add_argument(
-        "--first-seed", type=int, default=1000, help="consistency: seed of the first generated training video"
+        "--videos", type=int, default=None, help="consistency: generated training videos (default 64)"
+    )
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=None,
+        help="consistency: seed of the first generated training video (default 1000)",
     )
     p.add_argument("--sr-crop", type=int, default=0, help="sr: train on random NxN latent windows (0: whole)")
     p.add_argument(
@@ -189,17 +196,19 @@ def run(args: argparse.Namespace) -> int:
 def run_consistency(args: argparse.Namespace) -> int:
     from models.train.consistency import ConsistencyConfig, fine_tune
 
-    given = {"steps": args.steps, "batch_size": args.batch_size, "mixers": args.decoder_mixers}
-    config = ConsistencyConfig(
-        consistency_weight=args.consistency_weight,
-        edge_weight=args.edge_weight,
-        edge_threshold=args.edge_threshold,
-        videos=args.videos,
-        first_seed=args.first_seed,
-        lr=args.lr,
-        seed=args.seed,
-        **{k: v for k, v in given.items() if v is not None},  # else ConsistencyConfig's defaults
-    )
-    out = fine_tune(args.workdir, config, preset=args.preset, init=args.init, seed=args.seed)
+    options = {
+        "consistency_weight": args.consistency_weight,
+        "edge_weight": args.edge_weight,
+        "edge_threshold": args.edge_threshold,
+        "videos": args.videos,
+        "first_seed": args.first_seed,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "mixers": args.decoder_mixers,
+        "lr": args.lr,
+        "seed": args.seed,
+    }
+    config = ConsistencyConfig(**{k: v for k, v in options.items() if v is not None})  # None: its default
+    out = fine_tune(args.workdir, config, preset=args.preset, init=args.init)
     print(f"consistency: {config.steps} steps; model in {out}", file=sys.stderr)
     return 0

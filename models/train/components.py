@@ -71,7 +71,7 @@ def load_components(
         if recipe not in exclude and (folder / "config.json").is_file():
             components[name] = cls.from_pretrained(folder).eval()
             trained.append(recipe)
-    decoder_trained = "decoder" in trained or "consistency" in trained
+    decoder_trained = any(RECIPE_COMPONENTS[recipe][0] == "video_decoder" for recipe in trained)
     if not decoder_trained and (init is None or "vae" in trained):
         head_dim = PRESETS[preset].temporal_attention_head_dim if preset in PRESETS else 64
         components["video_decoder"] = VideoDecoder.from_vae(components["vae"], head_dim).eval()

@@ -50,7 +50,7 @@ class ConsistencyConfig:
     lr: float = 1e-3
     mixers: int = 2  # temporal stages trained, from the lowest resolution
     batch_size: int = 4
-    seed: int = 0  # batch order
+    seed: int = 0  # batch order (and a preset's random components)
 
 
 def training_latents(pipe: VideoGenPipeline, count: int, first_seed: int) -> torch.Tensor:
@@ -183,13 +183,15 @@ def train_consistency(decoder: VideoDecoder, data: TrainingSet, config: Consiste
 
 
 def fine_tune(
-    workdir: Path, config: ConsistencyConfig, preset: str = "demo", init: Path | None = None, seed: int = 0
+    workdir: Path, config: ConsistencyConfig, preset: str = "demo", init: Path | None = None
 ) -> Path:
     """``videogen train consistency``: fine-tune the run's video decoder (``WORKDIR/decoder/model`` when trained,
     else ``init``'s or the preset's) on videos the run's model generates; saved to ``WORKDIR/consistency/model``,
     which ``videogen train assemble`` then takes as the video decoder. Running it again starts over from the
-    same decoder."""
-    components, pipeline_config = load_components(preset, workdir, seed, init, exclude=("consistency",))
+    same decoder. ``config.seed`` also seeds a preset's random components."""
+    components, pipeline_config = load_components(
+        preset, workdir, config.seed, init, exclude=("consistency",)
+    )
     pipe = VideoGenPipeline(**components, **pipeline_config)
     pipe.set_progress_bar_config(disable=True)
     started = time.perf_counter()
