@@ -90,8 +90,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--edge-weight",
         type=float,
         default=None,
-        help="consistency: weight of the gradient-difference term that keeps edges as sharp as the anchor's"
-        " (default 1)",
+        help="decoder: weight of a gradient-difference term against the clean clip (default 0: none);"
+        " consistency: the same against the anchor, keeping edges as sharp as it draws them (default 1)",
     )
     p.add_argument(
         "--edge-threshold",
@@ -159,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         decoder_interpolated=args.decoder_interpolated,
         decoder_latent_noise=args.decoder_latent_noise,
         decoder_regenerated=args.decoder_regenerated,
+        **({} if args.edge_weight is None else {"decoder_edge_weight": args.edge_weight}),
         sr_crop=args.sr_crop,
         reference=not args.no_reference,
     )

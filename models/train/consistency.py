@@ -31,6 +31,7 @@ from models.eval.generation import GenerationSettings, generate_latents, upsampl
 from models.eval.temporal import block_matching, default_radius
 from models.pipeline_videogen import VideoGenPipeline
 from models.train.components import load_components, recipe_model_dir
+from models.train.losses import edge_loss
 from models.video_decoder import VideoDecoder
 from models.world import CAPTION, combinations
 
@@ -115,14 +116,6 @@ def consistency_loss(
     warped = following.gather(3, gather).reshape(b, f - 1, c, height, width)
     error = (decoded[:, :-1] - warped).abs()
     return (error if mask is None else error * mask).mean()
-
-
-def edge_loss(decoded: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-    """Mean |spatial difference of ``decoded`` - that of ``anchors``| (both (B, 3, F, H, W)), horizontal and
-    vertical neighbours: a smeared edge pays for it, a uniform offset does not."""
-    dx = (decoded.diff(dim=-1) - anchors.diff(dim=-1)).abs().mean()
-    dy = (decoded.diff(dim=-2) - anchors.diff(dim=-2)).abs().mean()
-    return dx + dy
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from models.train.diffusion import (
     training_scheduler,
     upsample_spatial,
 )
+from models.train.losses import edge_loss
 from models.unet_video import VideoUNet, noise_augment
 from models.video_decoder import VideoDecoder
 
@@ -75,6 +76,7 @@ class RecipeOptions:
     decoder_interpolated: float = 0.0  # decoder: share of clips decoded from flow-upsampled keyframe latents
     decoder_regenerated: float = 0.0  # decoder: share of clips whose keyframes the frozen SR stage remakes
     decoder_latent_noise: float = 0.0  # decoder: per-frame latent noise, std drawn from [0, this] per clip
+    decoder_edge_weight: float = 0.0  # decoder: weight of the gradient-difference term against the clean clip
     sr_crop: int = 0  # sr: train on random crop x crop latent windows (0: whole frames)
     reference: bool = True  # base/sr: condition on the first frame (False: zeros, the reference ablation)
     sample_steps: int = 10
@@ -569,9 +571,14 @@ class DecoderRecipe(Recipe):
         with torch.no_grad():
             latents = self.degrade(encode_video(self.vae, video, self.height, self.height), regenerated)
         decoded = self.net(model)(latents).transpose(1, 2)  # (B, F, 3, H, W)
-        # Beside per-pixel error, match frame-to-frame differences: that is what flicker breaks.
+        # Beside per-pixel error, match frame-to-frame differences (that is what flicker breaks) and, with
+        # ``decoder_edge_weight``, neighbouring pixels' differences (per-pixel losses tolerate rounded corners
+        # and soft edges: docs/results.md, "Sharper edges").
         temporal = F.l1_loss(decoded.diff(dim=1), video.diff(dim=1))
-        return F.l1_loss(decoded, video) + F.mse_loss(decoded, video) + temporal
+        loss = F.l1_loss(decoded, video) + F.mse_loss(decoded, video) + temporal
+        if self.options.decoder_edge_weight > 0:
+            loss = loss + self.options.decoder_edge_weight * edge_loss(decoded, video)
+        return loss
 
     @torch.no_grad()
     def write_samples(self, module: nn.Module, folder: Path, step: int) -> list[Path]:

@@ -11,7 +11,8 @@ import torch
 from cli.main import main
 from models.loading import load_pipeline
 from models.train.components import assemble, load_components
-from models.train.consistency import consistency_loss, edge_loss, flat_masks, warp_indices
+from models.train.consistency import consistency_loss, flat_masks, warp_indices
+from models.train.losses import edge_loss
 from models.video_decoder import VideoDecoder
 
 

@@ -10,6 +10,7 @@ import torch
 from models.train.components import load_components
 from models.train.data import WorldClips
 from models.train.diffusion import encode_video
+from models.train.losses import edge_loss
 from models.train.recipes import RecipeOptions, build_recipe
 from models.train.trainer import TrainConfig, Trainer
 
@@ -121,6 +122,23 @@ def test_the_decoder_can_train_on_keyframes_the_super_resolution_stage_remade(tm
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in recipe.trainable_parameters())
     with pytest.raises(ValueError, match="regenerated keyframes"):
         recipe.degrade(encoded)
+
+
+def test_the_decoder_edge_weight_adds_the_gradient_difference_to_the_clean_clip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    components, config = load_components("tiny", tmp_path, seed=0)
+    recipes = {
+        w: build_recipe("decoder", components, config, RecipeOptions(decoder_edge_weight=w)) for w in (0, 2)
+    }
+    batch = WorldClips(recipes[0].clip, seed=0).sample(2)
+    recipe = recipes[2]
+    with torch.no_grad():  # nothing degraded: both losses are deterministic
+        losses = {w: float(r.loss(batch)) for w, r in recipes.items()}
+        video = batch["video"]
+        decoded = recipe.module(encode_video(recipe.vae, video, recipe.height, recipe.height)).transpose(1, 2)
+        expected = 2.0 * float(edge_loss(decoded, video))
+    assert expected > 0.01
+    assert losses[2] - losses[0] == pytest.approx(expected, rel=1e-4)
 
 
 def test_a_resumed_run_logs_each_step_once(tmp_path: Path) -> None:
