@@ -573,7 +573,7 @@ class DecoderRecipe(Recipe):
         decoded = self.net(model)(latents).transpose(1, 2)  # (B, F, 3, H, W)
         # Beside per-pixel error, match frame-to-frame differences (that is what flicker breaks) and, with
         # ``decoder_edge_weight``, neighbouring pixels' differences (per-pixel losses tolerate rounded corners
-        # and soft edges: docs/results.md, "Sharper edges").
+        # and soft edges: docs/results.md, "Video decoder vs per-frame image decoder").
         temporal = F.l1_loss(decoded.diff(dim=1), video.diff(dim=1))
         loss = F.l1_loss(decoded, video) + F.mse_loss(decoded, video) + temporal
         if self.options.decoder_edge_weight > 0:

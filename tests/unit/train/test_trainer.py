@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cli.main import main
 from models.train.components import load_components
 from models.train.data import WorldClips
 from models.train.diffusion import encode_video
@@ -139,6 +140,16 @@ def test_the_decoder_edge_weight_adds_the_gradient_difference_to_the_clean_clip(
         expected = 2.0 * float(edge_loss(decoded, video))
     assert expected > 0.01
     assert losses[2] - losses[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_cli_passes_the_edge_weight_to_the_decoder_recipe(tmp_path: Path) -> None:
+    first_loss = {}
+    for weight in ("0", "2"):
+        run = tmp_path / weight
+        args = "train decoder --preset tiny --steps 1 --batch-size 1 --log-every 1 --checkpoint-every 1 --threads 1"
+        assert main([*args.split(), "--edge-weight", weight, "--workdir", str(run)]) == 0
+        first_loss[weight] = float((run / "decoder" / "loss.csv").read_text().splitlines()[1].split(",")[1])
+    assert first_loss["2"] > first_loss["0"] + 0.01  # the same first batch, plus the edge term
 
 
 def test_a_resumed_run_logs_each_step_once(tmp_path: Path) -> None:
