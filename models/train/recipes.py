@@ -9,7 +9,7 @@
 - ``upsampler``: the flow temporal upsampler on unlabeled clips: drop every other latent frame, predict it.
 - ``decoder``: the temporally inflated VAE decoder on unlabeled clips (textured ones too, ``--textured``), encoder
   frozen, fed latents degraded as generation leaves them (``DecoderRecipe``); by default only the temporal layers
-  train (the spatial ones are the image decoder's).
+  train (the spatial ones are the image decoder's); ``decoder_edge_weight`` adds a gradient-difference term.
 
 Every recipe reads batches ``{"video": (B, F, 3, H, W) in [-1, 1], "caption": [...]}`` (``models.train.data``).
 
