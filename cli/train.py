@@ -16,6 +16,8 @@ import logging
 import sys
 from pathlib import Path
 
+from cli.options import given
+
 # Training recipes (models.train.components.RECIPES, kept here so the CLI starts without torch): which network a
 # run fits. Not the generation stages of core/stages.py (the "sr" recipe trains the super_resolution stage's UNet).
 RECIPES = ("vae", "reference", "base", "sr", "upsampler", "decoder", "consistency")
@@ -33,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pool-size", type=int, default=0, help="world: render this many scenes once, reuse")
     p.add_argument("--steps", type=int, default=None, help="default 1000 (consistency: 300)")
     p.add_argument("--batch-size", type=int, default=None, help="default 32 (consistency: 4)")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=None, help="default 1e-3")
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--grad-accumulation", type=int, default=1)
     p.add_argument("--ema-decay", type=float, default=0.999)
@@ -159,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         decoder_interpolated=args.decoder_interpolated,
         decoder_latent_noise=args.decoder_latent_noise,
         decoder_regenerated=args.decoder_regenerated,
-        **({} if args.edge_weight is None else {"decoder_edge_weight": args.edge_weight}),
+        **given(decoder_edge_weight=args.edge_weight),
         sr_crop=args.sr_crop,
         reference=not args.no_reference,
     )
@@ -169,9 +171,7 @@ def run(args: argparse.Namespace) -> int:
         args.data, recipe.clip, seed=args.seed, pool_size=args.pool_size, textured=args.textured
     )
     train_config = TrainConfig(
-        steps=1000 if args.steps is None else args.steps,
-        batch_size=32 if args.batch_size is None else args.batch_size,
-        lr=args.lr,
+        **given(steps=args.steps, batch_size=args.batch_size, lr=args.lr),
         warmup_steps=args.warmup,
         grad_accumulation=args.grad_accumulation,
         ema_decay=args.ema_decay,
@@ -197,19 +197,20 @@ def run(args: argparse.Namespace) -> int:
 def run_consistency(args: argparse.Namespace) -> int:
     from models.train.consistency import ConsistencyConfig, fine_tune
 
-    options = {
-        "consistency_weight": args.consistency_weight,
-        "edge_weight": args.edge_weight,
-        "edge_threshold": args.edge_threshold,
-        "videos": args.videos,
-        "first_seed": args.first_seed,
-        "steps": args.steps,
-        "batch_size": args.batch_size,
-        "mixers": args.decoder_mixers,
-        "lr": args.lr,
-        "seed": args.seed,
-    }
-    config = ConsistencyConfig(**{k: v for k, v in options.items() if v is not None})  # None: its default
+    config = ConsistencyConfig(
+        **given(
+            consistency_weight=args.consistency_weight,
+            edge_weight=args.edge_weight,
+            edge_threshold=args.edge_threshold,
+            videos=args.videos,
+            first_seed=args.first_seed,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            mixers=args.decoder_mixers,
+            lr=args.lr,
+            seed=args.seed,
+        )
+    )
     out = fine_tune(args.workdir, config, preset=args.preset, init=args.init)
     print(f"consistency: {config.steps} steps; model in {out}", file=sys.stderr)
     return 0

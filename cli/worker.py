@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from cli.options import given
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("worker", help="run a worker that generates queued videos")
@@ -35,15 +37,16 @@ def run(args: argparse.Namespace) -> int:
     from core.settings import Settings
     from worker.threads import configure_threads
 
-    overrides = {
-        "model": args.model,
-        "device": args.device,
-        "backend": args.backend,
-        "worker_priorities": args.priorities,
-        "torch_compile": args.torch_compile,
-        "log_level": args.log_level,
-    }
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(
+        **given(
+            model=args.model,
+            device=args.device,
+            backend=args.backend,
+            worker_priorities=args.priorities,
+            torch_compile=args.torch_compile,
+            log_level=args.log_level,
+        )
+    )
     configure_logging(settings.log_format, settings.log_level)
     configure_threads(settings.workers_per_host, settings.torch_threads)  # before torch runs anything
     from worker.main import run_worker

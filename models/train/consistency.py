@@ -78,7 +78,9 @@ def warp_indices(frames: torch.Tensor) -> torch.Tensor:
     source = frames[:, :-1].reshape(-1, c, height, width)
     target = frames[:, 1:].reshape(-1, c, height, width)
     flow, _ = block_matching(source, target, default_radius(source))  # (N*(F-1), 2, H, W)
-    ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=frames.device), torch.arange(width, device=frames.device), indexing="ij"
+    )
     rows = (ys + flow[:, 1]).clamp(0, height - 1)
     cols = (xs + flow[:, 0]).clamp(0, width - 1)
     return (rows * width + cols).reshape(n, f - 1, height * width)
@@ -95,7 +97,7 @@ def flat_masks(frames: torch.Tensor, indices: torch.Tensor, threshold: float) ->
     x = frames.reshape(n * f, c, height, width)
     steep_x = (x[..., :, 1:] - x[..., :, :-1]).abs().amax(dim=1) > threshold  # (N*F, H, W-1)
     steep_y = (x[..., 1:, :] - x[..., :-1, :]).abs().amax(dim=1) > threshold  # (N*F, H-1, W)
-    edge = torch.zeros(n * f, height, width, dtype=torch.bool)
+    edge = torch.zeros(n * f, height, width, dtype=torch.bool, device=frames.device)
     edge[..., :, 1:] |= steep_x
     edge[..., :, :-1] |= steep_x
     edge[..., 1:, :] |= steep_y

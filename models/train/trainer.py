@@ -51,7 +51,7 @@ def logged_rows(path: Path, up_to: int) -> list[list[str]]:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int
+    steps: int = 1000
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.0
