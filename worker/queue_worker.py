@@ -10,6 +10,12 @@ would let the job run to the end whatever the orchestrator's grace period, and i
   progress callback raises ``JobInterruptedError``; the job puts its video back to ``queued`` and this class
   re-enqueues it once RQ has finished its bookkeeping (RQ deletes a finished job's hash, ``result_ttl=0``, so
   enqueueing the same job id from inside the job would be undone).
+
+RQ's command thread (the pubsub listener for ``rq`` shutdown/stop-job commands) reads in ``PUBSUB_READ_S`` slices
+instead of RQ's 60 s: RQ's teardown unsubscribes and then stops the thread, and redis-py's ``stop()`` (8.x) joins
+it without a timeout. When the unsubscribe reply reaches the thread before the stop, the thread goes back to
+waiting for a subscription for a whole read, so a worker took up to 60 s to exit after SIGTERM, longer than a
+container's grace period.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from worker.shutdown import COLD_SIGNALS, Shutdown
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PUBSUB_READ_S = 1.0  # the command thread's read slice: the most its stop can wait
 
 
 class VideoWorker(SimpleWorker):
@@ -43,6 +50,15 @@ class VideoWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self.ctx = ctx
         self.shutdown = shutdown
+
+    def subscribe(self) -> None:
+        """RQ's ``subscribe`` with ``PUBSUB_READ_S`` reads (see the module docstring)."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_READ_S, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
     def _install_signal_handlers(self) -> None:
         for signum in STOP_SIGNALS:

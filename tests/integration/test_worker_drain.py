@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import json
 import signal
+import subprocess
 import time
 
+import pytest
 from integration_harness import QUICK, make_api, wait_for, wait_ready
 from PIL import Image
 
@@ -48,7 +50,10 @@ def test_sigterm_hands_the_running_video_back_and_another_worker_completes_it(
         assert record.worker == "shared-drain" and record.attempt == 1, record
         draining.proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
-        code = draining.proc.wait(timeout=DRAIN_S + EXIT_MARGIN_S + 30)
+        try:
+            code = draining.proc.wait(timeout=DRAIN_S + EXIT_MARGIN_S + 30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the worker is still running after SIGTERM:\n{draining.log()}")
         exited_after = time.monotonic() - signalled
 
         handed_back = api.get(f"/videos/{vid}").json()  # what a client sees now

@@ -19,6 +19,7 @@ from core.video import Priority, VideoStatus
 from worker.jobs import VideoJob, WorkerProcess
 from worker.main import run_worker
 from worker.progress import ProgressTracker
+from worker.queue_worker import PUBSUB_READ_S, VideoWorker
 from worker.shutdown import Shutdown
 
 
@@ -119,6 +120,35 @@ def signal_when(condition: Callable[[], bool], count: int = 1, gap_s: float = 1.
 
 def in_stage(ctx, vid: str, stages: set[str]) -> Callable[[], bool]:
     return lambda: getattr(ctx.records.get(vid), "stage", None) in stages
+
+
+def test_the_command_thread_stops_within_a_read_slice_when_the_unsubscribe_reply_came_first(ctx):
+    """RQ's teardown unsubscribes, then stops its command thread. If the thread reads the unsubscribe reply
+    before the stop (a busy main thread), it waits a whole read for a subscription again: 60 s with RQ's own
+    ``subscribe``."""
+    worker = VideoWorker(
+        ctx.queue.serving(list(Priority)),
+        ctx=ctx,
+        shutdown=Shutdown(1.0),
+        connection=ctx.redis,
+        name="pubsub",
+    )
+    worker.subscribe()
+    try:
+        deadline = time.monotonic() + 10
+        while not worker.pubsub.subscribed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker.pubsub.unsubscribe()
+        while worker.pubsub.subscribed and time.monotonic() < deadline:  # the thread has read the reply
+            time.sleep(0.01)
+        assert not worker.pubsub.subscribed
+        started = time.monotonic()
+        worker.unsubscribe()  # RQ's teardown step
+        took = time.monotonic() - started
+    finally:
+        worker.pubsub_thread.join(timeout=PUBSUB_READ_S + 60)
+    assert took <= PUBSUB_READ_S + 1.0, f"the command thread took {took:.1f} s to stop"
+    assert not worker.pubsub_thread.is_alive()
 
 
 def test_sigterm_while_idle_stops_the_worker_at_once(
