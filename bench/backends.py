@@ -141,9 +141,13 @@ def make_variant(
         build_engines(engine_dir, Precision(precision or "fp32"), device=str(device))
     chain = "torch" if kind == "torch" else kind
     choices = apply_backends(
-        variant, chain, engine_dir, precision=Precision(precision) if precision else None, threads=threads,
+        variant,
+        chain,
+        engine_dir,
+        precision=Precision(precision) if precision else None,
+        threads=threads,
         compile_backend="inductor" if extra == "compile" else None,
-    )  # fmt: skip
+    )
     generator = torch.Generator().manual_seed(0)
     calls = {}
     for name, spec in SPECS.items():
@@ -201,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     results = {b: (seconds[b], variants[b].ran) for b in backends}
 
     base = backends[0]
-    print(f"# {args.preset} on {args.device} ({os.cpu_count()} CPUs, torch {torch.__version__},"
-          f" {torch.get_num_threads()} threads); ms, and speed-up over {base}")  # fmt: skip
+    print(
+        f"# {args.preset} on {args.device} ({os.cpu_count()} CPUs, torch {torch.__version__},"
+        f" {torch.get_num_threads()} threads); ms, and speed-up over {base}"
+    )
     header = f"{'module':<20}" + "".join(f"{b:>24}" for b in backends)
     print(header)
     for row in results[base][0]:

@@ -117,9 +117,15 @@ def measure_once(pipe: Any, cfg: dict[str, Any]) -> StageClock:
     start = time.perf_counter()
     out = pipe(
         "a red circle moving left on a black background",
-        num_frames=cfg["num_frames"], height=cfg["height"], width=cfg["width"],
-        num_inference_steps=cfg["steps"], guidance_scale=4.0, temporal_upsampling=2, seed=0, callback=clock,
-    )  # fmt: skip
+        num_frames=cfg["num_frames"],
+        height=cfg["height"],
+        width=cfg["width"],
+        num_inference_steps=cfg["steps"],
+        guidance_scale=4.0,
+        temporal_upsampling=2,
+        seed=0,
+        callback=clock,
+    )
     clock.wall[clock.stage] += time.perf_counter() - clock.t
     t = time.perf_counter()
     encode_mp4(out.frames[0], fps=8)
@@ -186,8 +192,10 @@ def main() -> None:
     for name in args.configs.split(","):
         proc = subprocess.run(
             [sys.executable, __file__, "--child", name, "--repeats", str(args.repeats)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         print_table(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 

@@ -65,12 +65,25 @@ def group_values(tmp_path_factory, service_redis_url, s3_endpoint) -> dict[str, 
     jobs: ``shared`` (local disk; a second worker joins only for the worker-loss test) and ``s3``."""
     common = {**BASE, "redis_url": service_redis_url}
     return {
-        "shared": {**common, "queue_name": "shared", "key_prefix": "vgi", "max_attempts": 2,
-                   "data_dir": tmp_path_factory.mktemp("shared-data")},
-        "s3": {**common, "queue_name": "s3", "key_prefix": "vgs", "storage": "s3", "s3_endpoint_url": s3_endpoint.url,
-               "s3_bucket": "videogen-it", "s3_access_key_id": "testing", "s3_secret_access_key": "testing",
-               "data_dir": tmp_path_factory.mktemp("s3-data")},
-    }  # fmt: skip
+        "shared": {
+            **common,
+            "queue_name": "shared",
+            "key_prefix": "vgi",
+            "max_attempts": 2,
+            "data_dir": tmp_path_factory.mktemp("shared-data"),
+        },
+        "s3": {
+            **common,
+            "queue_name": "s3",
+            "key_prefix": "vgs",
+            "storage": "s3",
+            "s3_endpoint_url": s3_endpoint.url,
+            "s3_bucket": "videogen-it",
+            "s3_access_key_id": "testing",
+            "s3_secret_access_key": "testing",
+            "data_dir": tmp_path_factory.mktemp("s3-data"),
+        },
+    }
 
 
 class Fleet:

@@ -43,8 +43,14 @@ BASE = {
 }
 
 # Small and quick jobs: 4 frames at 32x32 (2 base frames, one flow doubling), 2 steps.
-QUICK = {"prompt": "a red ball moving right", "num_frames": 4, "size": "32x32", "num_inference_steps": 2,
-         "temporal_upsampling": 1, "seed": 11}  # fmt: skip
+QUICK = {
+    "prompt": "a red ball moving right",
+    "num_frames": 4,
+    "size": "32x32",
+    "num_inference_steps": 2,
+    "temporal_upsampling": 1,
+    "seed": 11,
+}
 
 
 def env_for(values: dict[str, object]) -> dict[str, str]:

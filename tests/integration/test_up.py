@@ -39,8 +39,13 @@ def test_up_serves_a_video_and_stops_everything_on_ctrl_c(tmp_path):
     marker = f"VIDEOGEN_TEST_UP_MARK={uuid.uuid4().hex}"
     env["VIDEOGEN_TEST_UP_MARK"] = marker.split("=")[1]
     log = open(tmp_path / "up.log", "wb")  # noqa: SIM115
-    up = subprocess.Popen([sys.executable, "-m", "cli.main", "up", "--model", "tiny", "--port", str(port)],
-                          cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    up = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "up", "--model", "tiny", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 420

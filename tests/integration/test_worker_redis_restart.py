@@ -18,8 +18,12 @@ def test_a_busy_worker_rides_out_a_redis_restart(tmp_path):
     folder = tmp_path / "redis"
     folder.mkdir()
     server = start_redis(port, folder)
-    values = {**BASE, "redis_url": f"redis://127.0.0.1:{port}/0", "data_dir": tmp_path / "data",
-              "heartbeat_ttl_s": 10.0}  # fmt: skip
+    values = {
+        **BASE,
+        "redis_url": f"redis://127.0.0.1:{port}/0",
+        "data_dir": tmp_path / "data",
+        "heartbeat_ttl_s": 10.0,
+    }
     worker = WorkerProcess(values, "outage-worker", tmp_path)
     api = make_api(values)
     try:

@@ -15,9 +15,23 @@ HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 def test_export_tiny_modules(tmp_path, capsys) -> None:
     out = tmp_path / "engines"
     rc = main(
-        ["export", "--model", "tiny", "--out", str(out), "--modules", "text_encoder,temporal_upsampler",
-         "--frames", "2:4:8", "--height", "16:32:32", "--width", "32", "-q"]
-    )  # fmt: skip
+        [
+            "export",
+            "--model",
+            "tiny",
+            "--out",
+            str(out),
+            "--modules",
+            "text_encoder,temporal_upsampler",
+            "--frames",
+            "2:4:8",
+            "--height",
+            "16:32:32",
+            "--width",
+            "32",
+            "-q",
+        ]
+    )
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["modules"]) == {"text_encoder", "temporal_upsampler"}

@@ -11,8 +11,10 @@ import time
 from cli.up import Supervisor
 
 # Exits 3 on its first run (no marker file yet), then stays up.
-FLAKY = "import pathlib, sys, time; p = pathlib.Path(sys.argv[1]); first = not p.exists(); p.touch(); " \
-        "sys.exit(3) if first else time.sleep(30)"  # fmt: skip
+FLAKY = (
+    "import pathlib, sys, time; p = pathlib.Path(sys.argv[1]); first = not p.exists(); p.touch(); "
+    "sys.exit(3) if first else time.sleep(30)"
+)
 
 
 def test_a_dead_child_is_started_again_and_the_exit_logged(tmp_path, caplog):

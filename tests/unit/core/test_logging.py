@@ -58,8 +58,15 @@ def test_json_lines_have_utc_time_level_logger_message_and_context(capture):
     stamp = datetime.fromisoformat(outside["time"])
     assert outside["time"].endswith("Z") and stamp.tzinfo == UTC
     assert abs((datetime.now(UTC) - stamp).total_seconds()) < 60
-    assert first == {**first, "level": "WARNING", "logger": "some.library", "message": "multi\nline message",
-                     "job_id": "vid_1-1", "video_id": "vid_1", "attempt": 1}  # fmt: skip
+    assert first == {
+        **first,
+        "level": "WARNING",
+        "logger": "some.library",
+        "message": "multi\nline message",
+        "job_id": "vid_1-1",
+        "video_id": "vid_1",
+        "attempt": 1,
+    }
     assert "stage" not in first and second["stage"] == "base"
 
 

@@ -74,8 +74,12 @@ def test_expired_videos_lose_files_and_record(make_settings):
     ctx = make_ctx(make_settings, result_ttl_s=1)
     vid = running_video(ctx)
     ctx.storage.put(vid, "video.mp4", b"mp4", "video/mp4")
-    assert ctx.records.transition(vid, [VideoStatus.IN_PROGRESS], VideoStatus.COMPLETED,
-                                  expires_at=time.time() + 1) == 1  # fmt: skip
+    assert (
+        ctx.records.transition(
+            vid, [VideoStatus.IN_PROGRESS], VideoStatus.COMPLETED, expires_at=time.time() + 1
+        )
+        == 1
+    )
     assert sweep_expired(ctx) == 0  # not yet
     assert sweep_expired(ctx, now=time.time() + 2) == 1
     assert ctx.records.get(vid) is None and ctx.storage.names(vid) == []

@@ -7,11 +7,17 @@ from core.settings import Settings
 
 TINY = Capabilities(
     model="tiny",
-    defaults={"num_frames": 8, "height": 32, "width": 32, "num_inference_steps": 4, "guidance_scale": 3.0,
-              "temporal_upsampling": 1},
+    defaults={
+        "num_frames": 8,
+        "height": 32,
+        "width": 32,
+        "num_inference_steps": 4,
+        "guidance_scale": 3.0,
+        "temporal_upsampling": 1,
+    },
     size_multiple=8,
     max_base_frames=16,
-)  # fmt: skip
+)
 
 
 @pytest.fixture
@@ -63,9 +69,15 @@ def test_limits_and_model_checks_name_the_problem(settings, fields, message):
 
 @pytest.mark.parametrize(
     "fields",
-    [{"prompt": "   "}, {"prompt": "x", "unknown": 1}, {"prompt": "x", "seed": -1}, {"prompt": "x", "size": "64"},
-     {"prompt": "x", "temporal_upsampling": 4}, {"prompt": "x", "guidance_scale": float("nan")}],
-)  # fmt: skip
+    [
+        {"prompt": "   "},
+        {"prompt": "x", "unknown": 1},
+        {"prompt": "x", "seed": -1},
+        {"prompt": "x", "size": "64"},
+        {"prompt": "x", "temporal_upsampling": 4},
+        {"prompt": "x", "guidance_scale": float("nan")},
+    ],
+)
 def test_request_schema_refuses_bad_fields(fields):
     with pytest.raises(ValidationError):
         VideoRequest.model_validate(fields)

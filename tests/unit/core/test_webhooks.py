@@ -44,10 +44,20 @@ def test_verify_checks_signature_and_freshness():
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:8000/hook", "http://localhost/hook", "http://10.1.2.3/", "http://192.168.0.1/",
-     "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/",
-     "ftp://example.com/", "http:///nohost", "not a url"],
-)  # fmt: skip
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/",
+        "http://192.168.0.1/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "ftp://example.com/",
+        "http:///nohost",
+        "not a url",
+    ],
+)
 def test_ssrf_targets_are_refused(url):
     with pytest.raises(InvalidWebhookURLError):
         check_webhook_url(url, allow_private=False)

@@ -61,8 +61,10 @@ def test_api_healthcheck_follows_a_real_server(redis_url: str, tmp_path: Path):
     assert down.returncode == 1 and down.stdout.startswith("unhealthy:")
     server = subprocess.Popen(
         [str(VENV_BIN / "videogen"), "serve", "--host", "127.0.0.1", "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -126,8 +128,13 @@ def test_init_bucket_creates_the_services_bucket_and_is_idempotent(s3_endpoint: 
         result = run_script("init_bucket.py", "--timeout", "20", env=env)
         assert result.returncode == 0, result.stderr
         assert "bucket videos-from-init is ready" in result.stderr
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test-secret")  # fmt: skip
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test-secret",
+    )
     assert "videos-from-init" in {b["Name"] for b in client.list_buckets()["Buckets"]}
 
 

@@ -246,8 +246,11 @@ def test_api_image_holds_everything_the_api_imports():
     allowed = distribution_closure(set(requirements_file("requirements-api.txt")) | {"httpx"})
     result = subprocess.run(
         [sys.executable, "-c", API_IMPORTS, json.dumps(sorted(allowed))],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == ""
 

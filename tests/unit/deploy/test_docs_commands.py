@@ -72,8 +72,12 @@ def test_runnable_block(block: Block, tmp_path: Path):
     (tmp_path / ".venv").symlink_to(VENV)  # the docs say .venv/bin/videogen, from the repository root
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block.code],
-        cwd=tmp_path, env=scratch_env(), capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=scratch_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, f"{block} failed:\n{result.stderr[-3000:]}"
     for name in re.findall(r"-o\s+(\S+)", block.code):
         assert (tmp_path / name).stat().st_size > 0, f"{block} did not write {name}"
@@ -103,13 +107,17 @@ def live_stack(redis_url: str, tmp_path: Path) -> Iterator[str]:
     procs = [
         subprocess.Popen(
             [videogen, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=subprocess.DEVNULL, stderr=(logs / "api.log").open("w"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(logs / "api.log").open("w"),
         ),
         subprocess.Popen(
             [videogen, "worker", "--model", "tiny", "--device", "cpu", "--name", "docs-example"],
-            env=env, stdout=subprocess.DEVNULL, stderr=(logs / "worker.log").open("w"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(logs / "worker.log").open("w"),
         ),
-    ]  # fmt: skip
+    ]
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
@@ -149,9 +157,13 @@ def test_api_examples_make_a_video(live_stack: str, tmp_path: Path):
             else [sys.executable, "-c", code]
         )
         result = subprocess.run(
-            command, cwd=folder, env=scratch_env(VIDEOGEN_API_KEY=API_KEY), capture_output=True, text=True,
+            command,
+            cwd=folder,
+            env=scratch_env(VIDEOGEN_API_KEY=API_KEY),
+            capture_output=True,
+            text=True,
             timeout=600,
-        )  # fmt: skip
+        )
         assert result.returncode == 0, f"{block} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
         frames = iio.imread(folder / "video.mp4")
         assert frames.ndim == 4 and frames.shape[-1] == 3 and frames.shape[0] > 1, f"{block}: {frames.shape}"

@@ -54,8 +54,13 @@ def test_dashboard_and_docs_name_only_served_metrics(served_metrics: set[str]):
     unknown = {n for n in named if n.startswith("videogen_")} - served_metrics
     assert not unknown, f"queries name metrics the API does not serve: {sorted(unknown)}"
     assert {n for n in named if n.startswith("DCGM")} <= DCGM
-    for key in ("videogen_queue_depth", "videogen_priority_queue_depth", "videogen_stage_duration_seconds_bucket",
-                "videogen_stage_peak_memory_bytes_bucket", "DCGM_FI_DEV_FB_USED"):  # fmt: skip
+    for key in (
+        "videogen_queue_depth",
+        "videogen_priority_queue_depth",
+        "videogen_stage_duration_seconds_bucket",
+        "videogen_stage_peak_memory_bytes_bucket",
+        "DCGM_FI_DEV_FB_USED",
+    ):
         assert key in named, f"no panel shows {key}"
 
 

@@ -79,10 +79,15 @@ def _add_engine(directory, module: str, weights: str, precision: Precision = Pre
     plan.parent.mkdir(parents=True, exist_ok=True)
     plan.write_bytes(b"not a TensorRT engine")
     record = EngineRecord(
-        key=key, module=module, file=str(plan.relative_to(directory)), precision=str(precision),
-        weights_sha256=weights, gpu=GPU_HOST.gpu or "", tensorrt=GPU_HOST.version or "",
+        key=key,
+        module=module,
+        file=str(plan.relative_to(directory)),
+        precision=str(precision),
+        weights_sha256=weights,
+        gpu=GPU_HOST.gpu or "",
+        tensorrt=GPU_HOST.version or "",
         profile=manifest.modules[module].profile,
-    )  # fmt: skip
+    )
     manifest.engines[key] = record
     manifest.write(directory)
     return record

@@ -36,10 +36,18 @@ def test_hash_of_a_half_precision_load_matches_the_exported_cast() -> None:
 
 def _record() -> ModuleRecord:
     return ModuleRecord(
-        name="m", component="m", component_class="Sequential", onnx="onnx/m.onnx", external_data=False,
-        opset=17, inputs=[], outputs=[], dynamic_axes={}, profile={"x": [[1], [2], [3]]},
+        name="m",
+        component="m",
+        component_class="Sequential",
+        onnx="onnx/m.onnx",
+        external_data=False,
+        opset=17,
+        inputs=[],
+        outputs=[],
+        dynamic_axes={},
+        profile={"x": [[1], [2], [3]]},
         weights_sha256={"float32": "abc"},
-    )  # fmt: skip
+    )
 
 
 def test_write_and_read_back(tmp_path) -> None:

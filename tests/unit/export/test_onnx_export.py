@@ -121,10 +121,15 @@ def test_export_keeps_current_files_and_redoes_changed_weights(fresh_pipe, tmp_p
     first = onnx_file.stat().st_mtime_ns
     manifest = Manifest.read(tmp_path)
     manifest.engines["k"] = EngineRecord(
-        key="k", module="text_encoder", file="tensorrt/text_encoder-k.plan", precision="fp16",
-        weights_sha256=manifest.modules["text_encoder"].weights_sha256["float32"], gpu="g", tensorrt="10",
+        key="k",
+        module="text_encoder",
+        file="tensorrt/text_encoder-k.plan",
+        precision="fp16",
+        weights_sha256=manifest.modules["text_encoder"].weights_sha256["float32"],
+        gpu="g",
+        tensorrt="10",
         profile={},
-    )  # fmt: skip
+    )
     manifest.write(tmp_path)
 
     export_pipeline(fresh_pipe, tmp_path, modules=["text_encoder"], verify=False)

@@ -31,9 +31,15 @@ def test_output_shapes(
     tiny_pipeline: VideoGenPipeline, num_frames: int, height: int, width: int, upsampling: int
 ):
     out = tiny_pipeline(
-        PROMPT, num_frames=num_frames, height=height, width=width, temporal_upsampling=upsampling, seed=0,
-        return_stage_latents=True, **FAST,
-    )  # fmt: skip
+        PROMPT,
+        num_frames=num_frames,
+        height=height,
+        width=width,
+        temporal_upsampling=upsampling,
+        seed=0,
+        return_stage_latents=True,
+        **FAST,
+    )
     assert out.frames.shape == (1, num_frames, height, width, 3)
     assert out.frames.dtype == np.uint8
     assert out.reference_images[0].size == (width, height)

@@ -147,8 +147,12 @@ def test_multipart_mistakes_are_client_errors(client):
 
 def test_webhook_urls_need_a_secret_and_a_public_host(make_client):
     no_secret = make_client()
-    assert error_code(no_secret.post("/videos", json={"prompt": "x", "webhook_url": "https://93.184.215.14/h"}),
-                      422) == "invalid_webhook_url"  # fmt: skip
+    assert (
+        error_code(
+            no_secret.post("/videos", json={"prompt": "x", "webhook_url": "https://93.184.215.14/h"}), 422
+        )
+        == "invalid_webhook_url"
+    )
     secret = "whsec_" + base64.b64encode(b"s" * 32).decode()
     strict = make_client(webhook_secret=secret)
     for url in (

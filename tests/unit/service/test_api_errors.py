@@ -58,8 +58,13 @@ def test_body_over_the_limit_is_413(make_client):
 
 def test_redis_down_is_503_with_retry_after(make_client):
     client = make_client(redis_url="redis://127.0.0.1:1/0")
-    for response in (client.get(f"/videos/{new_video_id()}"), client.post("/videos", json={"prompt": "x"}),
-                     client.get("/videos"), client.get("/readyz"), client.get("/options")):  # fmt: skip
+    for response in (
+        client.get(f"/videos/{new_video_id()}"),
+        client.post("/videos", json={"prompt": "x"}),
+        client.get("/videos"),
+        client.get("/readyz"),
+        client.get("/options"),
+    ):
         assert_error(response, 503, "redis_unavailable")
         assert response.headers["retry-after"] == "5"
     assert client.get("/healthz").status_code == 200

@@ -95,8 +95,13 @@ def test_readiness_needs_a_live_worker(client, tiny_capabilities):
     publish_worker(ctx, "w1", caps, busy="vid_x", ttl_s=30)
     ready = client.get("/readyz").json()
     queues = [{"priority": p, "depth": 0, "workers": 1} for p in ("high", "normal", "low")]
-    worker = {"model": "tiny", "device": "cpu", "backends": {"base": "onnxruntime", "decode": "torch"},
-              "priorities": ["high", "normal", "low"], "busy": True}  # fmt: skip
+    worker = {
+        "model": "tiny",
+        "device": "cpu",
+        "backends": {"base": "onnxruntime", "decode": "torch"},
+        "priorities": ["high", "normal", "low"],
+        "busy": True,
+    }
     assert ready == {
         "status": "ready",
         "redis": True,

@@ -26,9 +26,11 @@ def runtime(tiny_pipeline):
     from core.params import Capabilities
 
     caps = Capabilities(
-        model="tiny", defaults=tiny_pipeline.generation_defaults(), size_multiple=tiny_pipeline.size_multiple,
+        model="tiny",
+        defaults=tiny_pipeline.generation_defaults(),
+        size_multiple=tiny_pipeline.size_multiple,
         max_base_frames=tiny_pipeline.config.max_base_frames,
-    )  # fmt: skip
+    )
     return Runtime(tiny_pipeline, caps, "cpu", dict.fromkeys(PIPELINE_STAGES, "torch"))
 
 

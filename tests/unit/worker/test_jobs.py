@@ -122,10 +122,14 @@ def test_a_reference_image_conditions_the_video(ctx, runtime, queue_video):
 
 @pytest.mark.parametrize(
     ("exc", "code"),
-    [(MemoryError(), "out_of_memory"), (RuntimeError("CUDA out of memory. Tried to allocate"), "out_of_memory"),
-     (ValueError("height=30 must be"), "invalid_input"), (KeyError("x"), "internal_error"),
-     (JobTimeoutException("t"), "timeout")],
-)  # fmt: skip
+    [
+        (MemoryError(), "out_of_memory"),
+        (RuntimeError("CUDA out of memory. Tried to allocate"), "out_of_memory"),
+        (ValueError("height=30 must be"), "invalid_input"),
+        (KeyError("x"), "internal_error"),
+        (JobTimeoutException("t"), "timeout"),
+    ],
+)
 def test_classify(exc, code):
     assert classify(exc, 60).code == code
     assert is_out_of_memory(exc) == (code == "out_of_memory")

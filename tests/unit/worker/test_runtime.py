@@ -53,8 +53,15 @@ def test_the_warm_up_compiles_what_a_default_job_runs(make_settings, monkeypatch
     runtime = load_runtime(make_settings(model="tiny", device="cpu", torch_compile=True, warmup=True))
     d = runtime.capabilities.defaults
     with torch._dynamo.config.patch(error_on_recompile=True, suppress_errors=False):
-        runtime.pipeline("a red ball", num_frames=int(d["num_frames"]), height=int(d["height"]), width=int(d["width"]),
-                         num_inference_steps=2, seed=3, output_type="pt")  # fmt: skip
+        runtime.pipeline(
+            "a red ball",
+            num_frames=int(d["num_frames"]),
+            height=int(d["height"]),
+            width=int(d["width"]),
+            num_inference_steps=2,
+            seed=3,
+            output_type="pt",
+        )
 
 
 def test_dtype_auto_is_float16_on_cuda_with_the_vae_decoders_float32_and_float32_on_cpu():
