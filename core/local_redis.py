@@ -36,11 +36,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A Redis child on a free loopback port, append-only persistence in ``data_dir/redis``; returns its URL."""
+def start_redis(data_dir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A Redis child on loopback, append-only persistence in ``data_dir/redis``; returns it and its URL.
+    ``port``: a fixed one (a restart on the same URL finds its data again); default a free one."""
     folder = data_dir / "redis"
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = free_port() if port is None else port
     binary = redis_server_binary()
     cmd = [
         binary,

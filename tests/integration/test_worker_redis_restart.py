@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 
 from integration_harness import BASE, QUICK, WorkerProcess, make_api, wait_for
-from test_redis_restart import free_port, start_redis
+
+from core.local_redis import free_port, start_redis
 
 OUTAGE_S = 3.0
 VIDEOS = 3
@@ -15,9 +16,7 @@ VIDEOS = 3
 
 def test_a_busy_worker_rides_out_a_redis_restart(tmp_path):
     port = free_port()
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    server = start_redis(port, folder)
+    server, _ = start_redis(tmp_path, port)
     values = {
         **BASE,
         "redis_url": f"redis://127.0.0.1:{port}/0",
@@ -38,7 +37,7 @@ def test_a_busy_worker_rides_out_a_redis_restart(tmp_path):
         server.wait(timeout=20)
         time.sleep(OUTAGE_S)
         assert worker.proc.poll() is None, worker.log()
-        server = start_redis(port, folder)
+        server, _ = start_redis(tmp_path, port)
         done = [wait_for(api, video_id, {"completed", "failed"}, timeout_s=120) for video_id in ids]
         served_by = {ctx.records.get(video_id).worker for video_id in ids}
     finally:

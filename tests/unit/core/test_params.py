@@ -2,22 +2,10 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import InvalidInputError
-from core.params import Capabilities, VideoRequest, fill_for_model, resolve_params
+from core.params import TINY_PRESET_CAPABILITIES, VideoRequest, fill_for_model, resolve_params
 from core.settings import Settings
 
-TINY = Capabilities(
-    model="tiny",
-    defaults={
-        "num_frames": 8,
-        "height": 32,
-        "width": 32,
-        "num_inference_steps": 4,
-        "guidance_scale": 3.0,
-        "temporal_upsampling": 1,
-    },
-    size_multiple=8,
-    max_base_frames=16,
-)
+TINY = TINY_PRESET_CAPABILITIES  # the tiny preset: 8 frames at 32x32, 4 steps, guidance 3
 
 
 @pytest.fixture
