@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +38,13 @@ from models.eval.shape_quality import shape_quality  # noqa: E402
 from models.eval.temporal import psnr  # noqa: E402
 from models.loading import load_pipeline  # noqa: E402
 from models.pipeline_videogen import VideoGenPipeline  # noqa: E402
+from models.train.data import to_tensor  # noqa: E402
 from models.train.losses import edge_loss  # noqa: E402
+from models.train.recipes import to_uint8  # noqa: E402
 from models.world import combinations, render, sample_scene  # noqa: E402
 
 WARMUP_STEPS = 50
-CLIP_FRAMES = 9
+FRAMES = 9  # frames a rendered clip has (training takes one of them)
 MEASURES = ("square_fill", "edge_width", "interior_error", "psnr")
 
 
@@ -78,9 +81,9 @@ def world_frames(rng: np.random.Generator, size: int, count: int) -> torch.Tenso
     """``count`` single world frames (any shape, colour, motion), pixels in [-1, 1]: (count, 3, size, size)."""
     frames = []
     for _ in range(count):
-        video = render(sample_scene(rng, size, CLIP_FRAMES, held_out=None), size, CLIP_FRAMES)
-        frames.append(video[rng.integers(CLIP_FRAMES)])
-    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        video = render(sample_scene(rng, size, FRAMES, held_out=None), size, FRAMES)
+        frames.append(video[rng.integers(FRAMES)])
+    return to_tensor(np.stack(frames))
 
 
 def latents_of(pipe: VideoGenPipeline, pixels: torch.Tensor) -> torch.Tensor:
@@ -118,31 +121,36 @@ def train(
     return {"first_loss": losses[0], "last_loss": losses[-1], "seconds_per_step": seconds}
 
 
-def square_clips(size: int, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
-    """``count`` rendered clips of squares (uint8 (F, H, W, 3)) with their captions."""
+@dataclass(frozen=True)
+class ScoredClip:
+    truth: np.ndarray  # uint8 (F, H, W, 3), the render
+    caption: str
+    latents: torch.Tensor  # the decoder's input for each frame (``latents_of``), (F, C, h, w)
+
+
+@torch.no_grad()
+def square_clips(pipe: VideoGenPipeline, size: int, count: int, seed: int) -> list[ScoredClip]:
+    """``count`` rendered clips of squares with their captions and latents (encoded once, scored by each decoder)."""
     rng = np.random.default_rng(seed)
     squares = [combo for combo in combinations(None) if combo[1] == "square"]
     clips = []
     for _ in range(count):
-        scene = sample_scene(rng, size, CLIP_FRAMES, combo=squares[rng.integers(len(squares))])
-        clips.append((render(scene, size, CLIP_FRAMES), scene.caption))
+        scene = sample_scene(rng, size, FRAMES, combo=squares[rng.integers(len(squares))])
+        truth = render(scene, size, FRAMES)
+        clips.append(ScoredClip(truth, scene.caption, latents_of(pipe, to_tensor(truth))))
     return clips
 
 
 @torch.no_grad()
-def score(
-    pipe: VideoGenPipeline, decoder: nn.Module | None, clips: list[tuple[np.ndarray, str]]
-) -> dict[str, list[float]]:
-    """Every clip's measures for ``decoder`` on the clip's latents (``latents_of``, frame by frame); ``None``
-    scores the renders themselves (the instrument's own reading of ground truth, no PSNR)."""
+def score(decoder: nn.Module | None, clips: list[ScoredClip]) -> dict[str, list[float]]:
+    """Every clip's measures for ``decoder`` on the clip's latents, frame by frame; ``None`` scores the renders
+    themselves (the instrument's own reading of ground truth, no PSNR)."""
     out: dict[str, list[float]] = {key: [] for key in MEASURES}
-    for truth, caption in clips:
-        video = truth
+    for clip in clips:
+        video, caption = clip.truth, clip.caption
         if decoder is not None:
-            pixels = torch.from_numpy(truth).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-            decoded = decoder(latents_of(pipe, pixels)).clamp(-1, 1)
-            video = ((decoded + 1.0) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-            out["psnr"].append(psnr(video, truth))
+            video = to_uint8(decoder(clip.latents))
+            out["psnr"].append(psnr(video, clip.truth))
         quality = shape_quality(video, caption)
         for key in ("square_fill", "edge_width", "interior_error"):
             value = getattr(quality, key)
@@ -169,18 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     pipe = load_pipeline(args.model)
     pipe.vae.requires_grad_(False).eval()
     size = pipe.generation_defaults()["height"]
-    clips = square_clips(size, args.clips, args.seed)
+    clips = square_clips(pipe, size, args.clips, args.seed)
 
     def parameters(module: nn.Module) -> int:
         return sum(q.numel() for q in module.parameters())
 
     own = pipe.vae.decoder
     rows = [
-        {"decoder": "ground truth (the render)", "parameters": 0, "clips": score(pipe, None, clips)},
+        {"decoder": "ground truth (the render)", "parameters": 0, "clips": score(None, clips)},
         {
             "decoder": "the model's own image decoder",
             "parameters": parameters(own),
-            "clips": score(pipe, own, clips),
+            "clips": score(own, clips),
         },
     ]
     for text, channels, layers in variants:
@@ -194,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 "decoder": name,
                 "parameters": parameters(decoder),
                 **trained,
-                "clips": score(pipe, decoder, clips),
+                "clips": score(decoder, clips),
             }
         )
 

@@ -41,27 +41,8 @@ def test_training_brings_the_decoder_towards_the_renders_and_the_report_has_ever
     capacity: ModuleType, tmp_path
 ) -> None:
     out = tmp_path / "capacity.json"
-    assert (
-        capacity.main(
-            [
-                "--model",
-                "tiny",
-                "--steps",
-                "30",
-                "--batch-size",
-                "4",
-                "--clips",
-                "2",
-                "--variants",
-                "8,8x1",
-                "--lr",
-                "3e-3",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    options = "--model tiny --steps 30 --batch-size 4 --clips 2 --variants 8,8x1 --lr 3e-3"
+    assert capacity.main([*options.split(), "--out", str(out)]) == 0
     rows = {row["decoder"]: row for row in json.loads(out.read_text())["rows"]}
     assert list(rows) == [
         "ground truth (the render)",
@@ -71,6 +52,5 @@ def test_training_brings_the_decoder_towards_the_renders_and_the_report_has_ever
     assert rows["ground truth (the render)"]["clips"]["square_fill"][0] > 0.95  # the instrument on the render
     trained = rows["8,8x1, 30 steps from scratch"]
     assert trained["parameters"] > 0 and trained["seconds_per_step"] > 0
-    assert (
-        trained["last_loss"] < 0.8 * trained["first_loss"]
-    )  # L1 + MSE + 2 x edges, on a new batch each step
+    # L1 + MSE + 2 x edges, on a new batch each step
+    assert trained["last_loss"] < 0.8 * trained["first_loss"]

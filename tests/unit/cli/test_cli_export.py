@@ -14,24 +14,8 @@ HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
 def test_export_tiny_modules(tmp_path, capsys) -> None:
     out = tmp_path / "engines"
-    rc = main(
-        [
-            "export",
-            "--model",
-            "tiny",
-            "--out",
-            str(out),
-            "--modules",
-            "text_encoder,temporal_upsampler",
-            "--frames",
-            "2:4:8",
-            "--height",
-            "16:32:32",
-            "--width",
-            "32",
-            "-q",
-        ]
-    )
+    modules = "--modules text_encoder,temporal_upsampler --frames 2:4:8 --height 16:32:32 --width 32 -q"
+    rc = main(["export", "--model", "tiny", "--out", str(out), *modules.split()])
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["modules"]) == {"text_encoder", "temporal_upsampler"}

@@ -22,25 +22,10 @@ def videogen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_generate_writes_a_browser_playable_mp4_and_the_reference(tmp_path: Path) -> None:
-    args = [
-        "generate",
-        PROMPT,
-        "--model",
-        "tiny",
-        "--frames",
-        "9",
-        "--height",
-        "24",
-        "--width",
-        "40",
-        "--steps",
-        "2",
-        "--upsample",
-        "2",
-        "--seed",
-        "3",
-        "--save-reference",
-    ]
+    options = (
+        "--model tiny --frames 9 --height 24 --width 40 --steps 2 --upsample 2 --seed 3 --save-reference"
+    )
+    args = ["generate", PROMPT, *options.split()]
     run = videogen(*args, "-o", "a.mp4", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     backends, *bars = run.stderr.splitlines()
@@ -90,23 +75,8 @@ def test_generate_on_onnxruntime_with_an_engine_folder(tmp_path: Path) -> None:
 
 def test_generate_from_a_reference_image(tmp_path: Path) -> None:
     iio.imwrite(tmp_path / "ref.png", np.full((64, 64, 3), (40, 80, 220), dtype=np.uint8))
-    run = videogen(
-        "generate",
-        PROMPT,
-        "--model",
-        "tiny",
-        "--reference",
-        "ref.png",
-        "--steps",
-        "2",
-        "-q",
-        "--frames",
-        "3",
-        "-o",
-        "r.mp4",
-        "--save-reference",
-        cwd=tmp_path,
-    )
+    options = "--model tiny --reference ref.png --steps 2 -q --frames 3 -o r.mp4 --save-reference"
+    run = videogen("generate", PROMPT, *options.split(), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     reference = iio.imread(tmp_path / "r.reference.png")
     assert reference.shape == (32, 32, 3) and tuple(reference[16, 16]) == (40, 80, 220)
